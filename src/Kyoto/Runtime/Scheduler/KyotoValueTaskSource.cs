@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+using System.Threading.Tasks.Sources;
+using Kyoto.Tasks;
+
+namespace Kyoto.Scheduling;
+
+/// <summary>
+/// The reusable completion behind Kyoto's awaitables: a <see cref="IValueTaskSource{TResult}"/> whose
+/// continuation is queued straight onto the runtime of the awaiting code (never the .NET thread pool,
+/// never <see cref="SynchronizationContext.Post"/>), tagged with the awaiting task so that abort and the
+/// coop budget follow it.
+/// </summary>
+/// <remarks>
+/// <para>Invariants:</para>
+/// <list type="number">
+/// <item>One await per <see cref="Version"/>: <see cref="Reset"/> bumps the version; a stale token throws.</item>
+/// <item>Exactly one completion wins (<c>_completed</c> CAS); the result is written before
+/// <c>_continuation</c> swaps to the sentinel (full fence), and the continuation is queued by whichever of
+/// completion and registration comes second.</item>
+/// <item>Once queued, the source touches none of its fields after invoking the continuation: the continuation
+/// may call <see cref="GetResult"/>, which may return the source to a pool.</item>
+/// <item>Abort of the owning task (<see cref="IAbortable.AbortWaiter"/>) and cancellation of the token go through
+/// <see cref="OnCancellationRequested"/>, which a primitive overrides to take its waiter out of its queue under
+/// its own lock before completing, so a cancelled wait leaves no waiter behind and a concurrent hand-off
+/// either wins (the waiter gets the value) or sees the waiter gone.</item>
+/// <item>A token callback from an earlier await is ignored: it carries its token, which must equal the
+/// token registered for the current await (a cancelled token is refused before arming, so reuse is safe).</item>
+/// </list>
+/// </remarks>
+/// <typeparam name="T">The result type.</typeparam>
+internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, IWorkItem, IAbortable
+{
+    private static readonly Action<object?> s_completedSentinel = static _ => Debug.Fail("sentinel invoked");
+
+    private Action<object?>? _continuation;
+    private object? _continuationState;
+    private ExecutionContext? _executionContext;
+    private TaskCore? _owner;
+    private Scheduler? _scheduler;
+    private int _completed;
+    private T? _result;
+    private ExceptionDispatchInfo? _error;
+    private short _version;
+    private CancellationTokenRegistration _registration;
+    private CancellationToken _registeredToken;
+
+    /// <summary>The token of the current await.</summary>
+    internal short Version => _version;
+
+    /// <summary>True once a completion has won.</summary>
+    internal bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
+    /// <summary>A <see cref="ValueTask{TResult}"/> over the current version.</summary>
+    internal ValueTask<T> AsValueTask() => new(this, _version);
+
+    /// <summary>A <see cref="ValueTask"/> over the current version.</summary>
+    internal ValueTask AsValueTaskVoid() => new(this, _version);
+
+    /// <summary>Prepares the source for another await.</summary>
+    internal void Reset()
+    {
+        _version++;
+        _completed = 0;
+        _continuation = null;
+        _continuationState = null;
+        _executionContext = null;
+        _owner = null;
+        _scheduler = null;
+        _result = default;
+        _error = null;
+        _registration = default;
+        _registeredToken = default;
+    }
+
+    /// <summary>Makes <paramref name="token"/> complete this await with <see cref="OperationCanceledException"/>.</summary>
+    internal void RegisterCancellation(CancellationToken token)
+    {
+        if (token.CanBeCanceled)
+        {
+            _registeredToken = token;
+            _registration = token.UnsafeRegister(static (s, t) => ((KyotoValueTaskSource<T>)s!).CancelFromToken(t), this);
+        }
+    }
+
+    private void CancelFromToken(CancellationToken token)
+    {
+        if (token == _registeredToken && !IsCompleted)
+        {
+            OnCancellationRequested(new OperationCanceledException(token));
+        }
+    }
+
+    /// <summary>Completes with a result; false if already completed.</summary>
+    internal bool TrySetResult(T result)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        _result = result;
+        Signal();
+        return true;
+    }
+
+    /// <summary>Completes with an exception; false if already completed.</summary>
+    internal bool TrySetException(Exception error)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        _error = ExceptionDispatchInfo.Capture(error);
+        Signal();
+        return true;
+    }
+
+    private void Signal()
+    {
+        _registration.Unregister();
+        Action<object?>? previous = Interlocked.CompareExchange(ref _continuation, s_completedSentinel, null);
+        if (previous is not null)
+        {
+            Dispatch();
+        }
+    }
+
+    private void Dispatch()
+    {
+        Scheduler? scheduler = _scheduler;
+        if (scheduler is not null)
+        {
+            scheduler.Schedule(this, isYield: false);
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static s => ((KyotoValueTaskSource<T>)s!).Execute(), this, preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// The await is cancelled (token or abort). The default completes with <paramref name="error"/>; a primitive
+    /// overrides it to remove its waiter under its lock first, and completes only if the waiter was still queued.
+    /// </summary>
+    protected virtual void OnCancellationRequested(Exception error) => TrySetException(error);
+
+    /// <summary>Called after the result was read; a pooled source returns itself here.</summary>
+    protected virtual void OnConsumed()
+    {
+    }
+
+    /// <inheritdoc />
+    public ValueTaskSourceStatus GetStatus(short token)
+    {
+        ValidateToken(token);
+        if (Volatile.Read(ref _continuation) is null || !IsCompleted)
+        {
+            return ValueTaskSourceStatus.Pending;
+        }
+
+        return _error is null ? ValueTaskSourceStatus.Succeeded
+            : _error.SourceException is OperationCanceledException ? ValueTaskSourceStatus.Canceled
+            : ValueTaskSourceStatus.Faulted;
+    }
+
+    /// <inheritdoc />
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        ValidateToken(token);
+        _scheduler = RuntimeContext.ContinuationScheduler(out _owner);
+        if ((flags & ValueTaskSourceOnCompletedFlags.FlowExecutionContext) != 0)
+        {
+            _executionContext = ExecutionContext.Capture();
+        }
+
+        _continuationState = state;
+        Action<object?>? previous = Interlocked.CompareExchange(ref _continuation, continuation, null);
+        if (previous is null)
+        {
+            if (_owner is { } owner)
+            {
+                owner.ParkedOn = this;
+            }
+
+            return;
+        }
+
+        if (!ReferenceEquals(previous, s_completedSentinel))
+        {
+            throw new InvalidOperationException("This Kyoto awaitable is already being awaited; a ValueTask may be awaited only once.");
+        }
+
+        // Completed before registration: queue the continuation now.
+        _continuation = continuation;
+        Dispatch();
+    }
+
+    /// <inheritdoc />
+    public T GetResult(short token)
+    {
+        ValidateToken(token);
+        if (!IsCompleted)
+        {
+            throw new InvalidOperationException("The operation has not completed; await the ValueTask instead of reading its result.");
+        }
+
+        ExceptionDispatchInfo? error = _error;
+        T result = _result!;
+        OnConsumed();
+        error?.Throw();
+        return result;
+    }
+
+    void IValueTaskSource.GetResult(short token) => GetResult(token);
+
+    private void ValidateToken(short token)
+    {
+        if (token != _version)
+        {
+            throw new InvalidOperationException("This ValueTask was already awaited: its source has moved on. A ValueTask may be awaited only once.");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Execute()
+    {
+        Action<object?> continuation = _continuation!;
+        object? state = _continuationState;
+        ExecutionContext? ec = _executionContext;
+        Scheduler? scheduler = _scheduler;
+        if (scheduler is not null)
+        {
+            RuntimeContext.Current.EnterTask(_owner, scheduler);
+        }
+
+        if (ec is null)
+        {
+            continuation(state);
+        }
+        else
+        {
+            ExecutionContext.Run(ec, static s => { var (c, st) = ((Action<object?>, object?))s!; c(st); }, (continuation, state));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Discard()
+    {
+    }
+
+    /// <inheritdoc />
+    void IAbortable.AbortWaiter(TaskCore owner)
+    {
+        if (ReferenceEquals(_owner, owner) && !IsCompleted)
+        {
+            OnCancellationRequested(new TaskAbortedException(new TaskId(owner.Id)));
+        }
+    }
+}

@@ -1,0 +1,334 @@
+using System.Diagnostics;
+
+namespace Kyoto.Scheduling;
+
+/// <summary>
+/// One worker of the multi-thread scheduler: its local queue, LIFO slot, parker, and the run loop.
+/// </summary>
+/// <remarks>
+/// <para>Threads: every member except <see cref="Queue"/> (stealers call <see cref="LocalQueue.StealInto"/>),
+/// <see cref="Parker"/> (anyone may unpark) and the metrics counters (read racily) belongs to the thread
+/// driving the worker. After <c>BlockInPlace</c> a new thread drives it; the old thread stops touching it the
+/// moment it clears <see cref="RuntimeContext.Worker"/>, before the new thread starts.</para>
+/// <para>The loop (Tokio's): every tick take a task (the injection queue first every
+/// <c>GlobalQueueInterval</c> ticks, for fairness), else steal, else park. After running a task, run
+/// what it put in the LIFO slot, at most <see cref="MaxLifoPolls"/> times, so two tasks waking each
+/// other cannot starve the queue.</para>
+/// </remarks>
+internal sealed class Worker : WorkerBase
+{
+    /// <summary>Tokio's bound on consecutive LIFO-slot polls.</summary>
+    internal const int MaxLifoPolls = 3;
+
+    private const int MaxBatch = 128;
+
+    private readonly IWorkItem?[] _batch = new IWorkItem?[MaxBatch];
+    private readonly int _globalQueueInterval;
+    private readonly int _eventInterval;
+    private readonly bool _lifoEnabled;
+    private IWorkItem? _lifo;
+    private bool _isSearching;
+    private uint _tick;
+    private uint _rng;
+    private long _busySince;
+
+    internal Worker(MultiThreadScheduler scheduler, int index)
+        : base(scheduler)
+    {
+        Sched = scheduler;
+        Index = index;
+        Queue = new LocalQueue();
+        Parker = new Parker(driver: null);
+        _globalQueueInterval = scheduler.Options.GlobalQueueInterval;
+        _eventInterval = scheduler.Options.EventInterval;
+        _lifoEnabled = !scheduler.Options.DisableLifoSlot;
+        _rng = (uint)(index * 0x9E3779B9) | 1;
+    }
+
+    internal MultiThreadScheduler Sched { get; }
+
+    internal int Index { get; }
+
+    internal LocalQueue Queue { get; }
+
+    internal Parker Parker { get; }
+
+    // Metrics, written by the driving thread, read racily.
+    internal long ParkCount;
+    internal long StealCount;
+    internal long PollCount;
+    internal long BusyTicks;
+
+    internal override void ScheduleLocal(IWorkItem item, bool isYield)
+    {
+        if (isYield || !_lifoEnabled)
+        {
+            Queue.PushBack(item, Sched.Inject);
+            Sched.NotifyParked();
+            return;
+        }
+
+        IWorkItem? previous = _lifo;
+        _lifo = item;
+        if (previous is not null)
+        {
+            Queue.PushBack(previous, Sched.Inject);
+            Sched.NotifyParked();
+        }
+    }
+
+    /// <summary>The run loop. Returns when the runtime stops or when the worker is handed to another thread.</summary>
+    internal void Run()
+    {
+        RuntimeContext ctx = RuntimeContext.Current;
+        ctx.Worker = this;
+        ctx.Scheduler = Sched;
+        SynchronizationContext.SetSynchronizationContext(Sched.DefaultContext);
+        _busySince = Stopwatch.GetTimestamp();
+        while (!Sched.IsStopped)
+        {
+            _tick++;
+            if (_tick % (uint)_eventInterval == 0)
+            {
+                Maintenance();
+            }
+
+            IWorkItem? item = NextTask() ?? StealWork();
+            if (item is not null)
+            {
+                if (!RunTask(item, ctx))
+                {
+                    return; // handed off: another thread drives this worker now
+                }
+
+                continue;
+            }
+
+            Park();
+        }
+
+        ctx.Worker = null;
+        ctx.CurrentTask = null;
+        ctx.Scheduler = null;
+        SynchronizationContext.SetSynchronizationContext(null);
+        if (_isSearching)
+        {
+            _isSearching = false;
+            Sched.Idle.TransitionFromSearching();
+        }
+
+        DiscardQueued();
+        Sched.OnWorkerExited();
+    }
+
+    /// <summary>Discards the LIFO slot and the local queue (shutdown).</summary>
+    internal void DiscardQueued()
+    {
+        if (_lifo is { } lifo)
+        {
+            _lifo = null;
+            Scheduler.DiscardItem(lifo);
+        }
+
+        while (Queue.Pop() is { } item)
+        {
+            Scheduler.DiscardItem(item);
+        }
+    }
+
+    private void Maintenance()
+    {
+        // Drivers (I/O, timers) are polled here without blocking once they exist; for now, nothing to do.
+    }
+
+    private bool RunTask(IWorkItem item, RuntimeContext ctx)
+    {
+        if (_isSearching)
+        {
+            _isSearching = false;
+            if (Sched.Idle.TransitionFromSearching())
+            {
+                // The last searcher found work: wake another worker to look for more.
+                Sched.NotifyParked();
+            }
+        }
+
+        ctx.Budget = RuntimeContext.InitialBudget;
+        Sched.ExecuteSafe(item);
+        PollCount++;
+        if (!ReferenceEquals(ctx.Worker, this))
+        {
+            return false;
+        }
+
+        for (int i = 0; i < MaxLifoPolls; i++)
+        {
+            IWorkItem? next = _lifo;
+            if (next is null)
+            {
+                return true;
+            }
+
+            _lifo = null;
+            if (ctx.Budget <= 0)
+            {
+                Queue.PushBack(next, Sched.Inject);
+                Sched.NotifyParked();
+                return true;
+            }
+
+            Sched.ExecuteSafe(next);
+            PollCount++;
+            if (!ReferenceEquals(ctx.Worker, this))
+            {
+                return false;
+            }
+        }
+
+        // Too many LIFO polls in a row: the slot's task waits its turn at the back.
+        if (_lifo is { } leftover)
+        {
+            _lifo = null;
+            Queue.PushBack(leftover, Sched.Inject);
+            Sched.NotifyParked();
+        }
+
+        return true;
+    }
+
+    private IWorkItem? NextTask()
+    {
+        if (_lifo is { } lifo)
+        {
+            // Only after a hand-off: the previous thread may have left a task here.
+            _lifo = null;
+            return lifo;
+        }
+
+        if (_tick % (uint)_globalQueueInterval == 0 && Sched.Inject.Pop() is { } injected)
+        {
+            return injected;
+        }
+
+        return Queue.Pop() ?? PopInjectBatch();
+    }
+
+    private IWorkItem? PopInjectBatch()
+    {
+        InjectQueue inject = Sched.Inject;
+        int available = inject.Count;
+        if (available == 0)
+        {
+            return null;
+        }
+
+        int cap = Math.Min(Queue.RemainingSlots, Math.Min(MaxBatch, Queue.Capacity / 2));
+        int n = Math.Min(available / Sched.WorkerCount + 1, cap);
+        if (n <= 0)
+        {
+            return inject.Pop();
+        }
+
+        int got = inject.PopBatch(_batch, n);
+        if (got == 0)
+        {
+            return null;
+        }
+
+        IWorkItem first = _batch[0]!;
+        _batch[0] = null;
+        for (int i = 1; i < got; i++)
+        {
+            Queue.PushBack(_batch[i]!, inject);
+            _batch[i] = null;
+        }
+
+        if (got > 1)
+        {
+            Sched.NotifyParked();
+        }
+
+        return first;
+    }
+
+    private IWorkItem? StealWork()
+    {
+        if (!_isSearching)
+        {
+            if (!Sched.Idle.TryTransitionToSearching())
+            {
+                return null;
+            }
+
+            _isSearching = true;
+        }
+
+        Worker[] workers = Sched.Workers;
+        int count = workers.Length;
+        int start = (int)(NextRandom() % (uint)count);
+        for (int i = 0; i < count; i++)
+        {
+            Worker target = workers[(start + i) % count];
+            if (ReferenceEquals(target, this))
+            {
+                continue;
+            }
+
+            if (target.Queue.StealInto(Queue) is { } stolen)
+            {
+                StealCount++;
+                return stolen;
+            }
+        }
+
+        return PopInjectBatch();
+    }
+
+    private uint NextRandom()
+    {
+        // xorshift32: cheap, owner-thread only.
+        uint x = _rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        _rng = x;
+        return x;
+    }
+
+    private void Park()
+    {
+        Sched.Options.OnThreadPark?.Invoke();
+        ParkCount++;
+        long now = Stopwatch.GetTimestamp();
+        BusyTicks += now - _busySince;
+
+        bool wasLastSearcher = Sched.Idle.TransitionToParked(Index, _isSearching);
+        _isSearching = false;
+        if (wasLastSearcher)
+        {
+            Sched.NotifyIfWorkPending();
+        }
+
+        while (true)
+        {
+            Parker.Park(Timeout.InfiniteTimeSpan);
+            if (Sched.IsStopped)
+            {
+                // Stop wakes every worker; leaving the sleepers list keeps the accounting right.
+                Sched.Idle.UnparkWorkerById(Index);
+                _isSearching = true;
+                break;
+            }
+
+            if (!Sched.Idle.IsParked(Index))
+            {
+                // Notified: the notifier counted us as unparked and searching.
+                _isSearching = true;
+                break;
+            }
+        }
+
+        _busySince = Stopwatch.GetTimestamp();
+        Sched.Options.OnThreadUnpark?.Invoke();
+    }
+}

@@ -1,0 +1,78 @@
+using Kyoto.Scheduling;
+
+namespace Kyoto.Tasks;
+
+/// <summary>
+/// The cooperative budget (Tokio's coop): a task may complete this many Kyoto awaits synchronously per
+/// poll; after that, an await that could complete at once yields instead, so one busy task cannot keep
+/// a worker from the others.
+/// </summary>
+internal static class Coop
+{
+    /// <summary>
+    /// Consumes one unit of budget. True if the caller may complete synchronously; false if it must yield.
+    /// Always true off the workers and inside <c>KyotoTask.Unconstrained</c>.
+    /// </summary>
+    internal static bool TryConsume()
+    {
+        RuntimeContext? ctx = RuntimeContext.CurrentOrNull;
+        if (ctx?.Worker is null)
+        {
+            return true;
+        }
+
+        if (ctx.CurrentTask is { UnconstrainedDepth: > 0 })
+        {
+            return true;
+        }
+
+        if (ctx.Budget > 0)
+        {
+            ctx.Budget--;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>True if the running task still has budget (or is unconstrained).</summary>
+    internal static bool HasBudgetRemaining()
+    {
+        RuntimeContext? ctx = RuntimeContext.CurrentOrNull;
+        return ctx?.Worker is null || ctx.CurrentTask is { UnconstrainedDepth: > 0 } || ctx.Budget > 0;
+    }
+
+    /// <summary>Throws <see cref="TaskAbortedException"/> if the running task has been aborted.</summary>
+    internal static void ThrowIfAborted()
+    {
+        TaskCore? task = RuntimeContext.CurrentOrNull?.CurrentTask;
+        if (task is not null && task.IsAbortRequested)
+        {
+            throw new TaskAbortedException(new TaskId(task.Id));
+        }
+    }
+
+    /// <summary>Queues <paramref name="continuation"/> at the back of the current runtime's queue.</summary>
+    internal static void YieldContinuation(Action continuation, bool flowExecutionContext)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        Scheduler? scheduler = RuntimeContext.ContinuationScheduler(out TaskCore? owner);
+        if (scheduler is null)
+        {
+            // Outside any runtime: behave like Task.Yield on the thread pool.
+            if (flowExecutionContext)
+            {
+                ThreadPool.QueueUserWorkItem(static c => c(), continuation, preferLocal: false);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static c => c(), continuation, preferLocal: false);
+            }
+
+            return;
+        }
+
+        ExecutionContext? ec = flowExecutionContext ? ExecutionContext.Capture() : null;
+        scheduler.Schedule(ActionWorkItem.Rent(ActionCallbacks.InvokeAction, continuation, owner, scheduler, ec), isYield: true);
+    }
+}
