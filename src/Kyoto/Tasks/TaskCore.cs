@@ -369,6 +369,11 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     internal void RegisterJoiner(Action<object?> continuation, object? state, bool flowExecutionContext, bool yieldIfCompleted)
     {
         Scheduler? scheduler = RuntimeContext.ContinuationScheduler(out TaskCore? owner);
+        if (scheduler is null)
+        {
+            RuntimeContext.WrapForForeignContext(ref continuation, ref state);
+        }
+
         _joinContinuation = continuation;
         _joinState = state;
         _joinOwner = owner;

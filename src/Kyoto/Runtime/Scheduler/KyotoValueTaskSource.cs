@@ -171,6 +171,10 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         ArgumentNullException.ThrowIfNull(continuation);
         ValidateToken(token);
         _scheduler = RuntimeContext.ContinuationScheduler(out _owner);
+        if (_scheduler is null && (flags & ValueTaskSourceOnCompletedFlags.UseSchedulingContext) != 0)
+        {
+            RuntimeContext.WrapForForeignContext(ref continuation, ref state);
+        }
         if ((flags & ValueTaskSourceOnCompletedFlags.FlowExecutionContext) != 0)
         {
             _executionContext = ExecutionContext.Capture();

@@ -73,6 +73,25 @@ internal sealed class RuntimeContext
     }
 
     /// <summary>
+    /// Outside any runtime, an awaiter honours the awaiting code's own <see cref="SynchronizationContext"/>
+    /// (a UI or test-framework context): the continuation is wrapped to be posted there. Allocates; this is
+    /// the foreign path only.
+    /// </summary>
+    internal static void WrapForForeignContext(ref Action<object?> continuation, ref object? state)
+    {
+        SynchronizationContext? sc = SynchronizationContext.Current;
+        if (sc is null || sc.GetType() == typeof(SynchronizationContext))
+        {
+            return;
+        }
+
+        Action<object?> inner = continuation;
+        object? innerState = state;
+        continuation = _ => sc.Post(static s => { var (c, st) = ((Action<object?>, object?))s!; c(st); }, (inner, innerState));
+        state = null;
+    }
+
+    /// <summary>
     /// Makes <paramref name="task"/> the running task of this thread: the coop budget, abort checks and
     /// <see cref="SynchronizationContext.Current"/> all follow it. A null task installs the scheduler's
     /// default context.

@@ -64,7 +64,7 @@ internal sealed class Worker : WorkerBase
         if (isYield || !_lifoEnabled)
         {
             Queue.PushBack(item, Sched.Inject);
-            Sched.NotifyParked();
+            NotifyParkedIfOthersCanHelp();
             return;
         }
 
@@ -73,6 +73,19 @@ internal sealed class Worker : WorkerBase
         if (previous is not null)
         {
             Queue.PushBack(previous, Sched.Inject);
+            Sched.NotifyParked();
+        }
+    }
+
+    /// <summary>
+    /// Wakes a parked worker only if this one has more queued work than it will run next (Tokio's
+    /// <c>should_notify_others</c>): a single runnable task (a chain of spawns, a yield loop) is not worth a
+    /// wake-up that would only make the other worker steal it and bounce it between cores.
+    /// </summary>
+    private void NotifyParkedIfOthersCanHelp()
+    {
+        if ((_lifo is null ? 0 : 1) + Queue.Count > 1)
+        {
             Sched.NotifyParked();
         }
     }
@@ -173,7 +186,7 @@ internal sealed class Worker : WorkerBase
             if (ctx.Budget <= 0)
             {
                 Queue.PushBack(next, Sched.Inject);
-                Sched.NotifyParked();
+                NotifyParkedIfOthersCanHelp();
                 return true;
             }
 
@@ -190,7 +203,7 @@ internal sealed class Worker : WorkerBase
         {
             _lifo = null;
             Queue.PushBack(leftover, Sched.Inject);
-            Sched.NotifyParked();
+            NotifyParkedIfOthersCanHelp();
         }
 
         return true;

@@ -1,0 +1,138 @@
+// Hello, Kyoto: a tour of the runtime core in one program.
+//
+//   dotnet run -c Release --project examples/Hello [-- --tasks N --workers N]
+//
+// It builds a 2-worker runtime, fans out N tasks through a JoinSet, plays ping-pong over oneshot
+// channels, runs blocking work on the blocking pool, aborts a runaway task, and prints the scheduler's
+// metrics. Ctrl+C (or SIGTERM) aborts the run cleanly: every task is aborted and the runtime shuts down.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Kyoto;
+using Kyoto.Sync;
+using Kyoto.Tasks;
+
+int tasks = 100_000;
+int workers = 2;
+for (int i = 0; i < args.Length - 1; i++)
+{
+    switch (args[i])
+    {
+        case "--tasks": tasks = int.Parse(args[++i]); break;
+        case "--workers": workers = int.Parse(args[++i]); break;
+    }
+}
+
+using var runtime = new RuntimeBuilder { WorkerThreads = workers, ThreadName = "hello-worker" }.Build();
+
+// Ctrl+C and SIGTERM: stop the root task; its children are aborted by the JoinSet's disposal.
+JoinHandle<int>? root = null;
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+void Stop(PosixSignalContext ctx)
+{
+    ctx.Cancel = true;
+    Console.WriteLine("stopping...");
+    root?.Abort();
+}
+
+int exitCode = runtime.BlockOn(async () =>
+{
+    root = KyotoTask.Spawn(() => MainAsync(tasks));
+    try
+    {
+        return await root.Value;
+    }
+    catch (JoinException e) when (e.IsCancelled)
+    {
+        Console.WriteLine("aborted.");
+        return 130;
+    }
+});
+
+RuntimeMetrics m = runtime.Metrics;
+Console.WriteLine($"metrics: workers={m.WorkerCount} alive={m.AliveTasks} global-queue={m.GlobalQueueDepth} blocking-threads={m.BlockingThreads}");
+for (int w = 0; w < m.WorkerCount; w++)
+{
+    Console.WriteLine($"  worker {w}: polls={m.GetWorkerPollCount(w)} steals={m.GetWorkerStealCount(w)} parks={m.GetWorkerParkCount(w)} busy={m.GetWorkerTotalBusyDuration(w).TotalMilliseconds:F1} ms");
+}
+
+return exitCode;
+
+static async Task<int> MainAsync(int tasks)
+{
+    Console.WriteLine($"task {KyotoTask.Id} on thread '{Thread.CurrentThread.Name}'");
+
+    // 1. Fan out: N tasks that each yield a few times and return a number; join them as they finish.
+    var sw = Stopwatch.StartNew();
+    using (var set = new JoinSet<long>())
+    {
+        for (int i = 0; i < tasks; i++)
+        {
+            long n = i;
+            set.Spawn(async () =>
+            {
+                await KyotoTask.Yield();
+                return n * n;
+            });
+        }
+
+        long sum = 0;
+        while (await set.JoinNextAsync(KyotoTask.CancellationToken) is { } done)
+        {
+            sum += done.Value;
+        }
+
+        Console.WriteLine($"fan-out: {tasks:N0} tasks joined in {sw.Elapsed.TotalMilliseconds:F1} ms (sum of squares {sum})");
+    }
+
+    // 2. Ping-pong over oneshot channels.
+    sw.Restart();
+    const int rounds = 10_000;
+    for (int i = 0; i < rounds; i++)
+    {
+        var (pingTx, pingRx) = Oneshot.Create<int>();
+        var (pongTx, pongRx) = Oneshot.Create<int>();
+        _ = KyotoTask.Spawn(async () => pongTx.TrySend(await pingRx + 1));
+        pingTx.TrySend(i);
+        if (await pongRx != i + 1)
+        {
+            throw new InvalidOperationException("pong mismatch");
+        }
+    }
+
+    Console.WriteLine($"ping-pong: {rounds:N0} round trips in {sw.Elapsed.TotalMilliseconds:F1} ms ({sw.Elapsed.TotalNanoseconds / rounds:F0} ns each)");
+
+    // 3. Blocking work goes to the blocking pool, not to a worker.
+    string where = await KyotoTask.SpawnBlocking(() => Thread.CurrentThread.Name ?? "?");
+    Console.WriteLine($"blocking work ran on a blocking-pool thread ('{where}')");
+
+    // 4. Abort: a task spinning on yields stops at its next await; its finally block runs.
+    var cleanedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    JoinHandle spinner = KyotoTask.Spawn(async () =>
+    {
+        try
+        {
+            while (true)
+            {
+                await KyotoTask.Yield();
+            }
+        }
+        finally
+        {
+            cleanedUp.SetResult();
+        }
+    });
+    await KyotoTask.Yield();
+    spinner.Abort();
+    try
+    {
+        await spinner;
+    }
+    catch (JoinException e) when (e.IsCancelled)
+    {
+        await cleanedUp.Task;
+        Console.WriteLine($"abort: task {spinner.Id} stopped at its next await and ran its finally block");
+    }
+
+    return 0;
+}

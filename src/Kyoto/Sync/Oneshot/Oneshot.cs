@@ -1,0 +1,165 @@
+using System.Runtime.CompilerServices;
+using Kyoto.Scheduling;
+
+namespace Kyoto.Sync;
+
+/// <summary>
+/// A channel for a single value from one sender to one receiver (Tokio's <c>oneshot</c>).
+/// </summary>
+/// <example>
+/// <code>
+/// var (tx, rx) = Oneshot.Create&lt;int&gt;();
+/// KyotoTask.Spawn(async () =&gt; { await KyotoTask.Yield(); tx.TrySend(42); });
+/// int answer = await rx;
+/// </code>
+/// </example>
+public static class Oneshot
+{
+    /// <summary>Creates a connected sender and receiver.</summary>
+    public static (OneshotSender<T> Sender, OneshotReceiver<T> Receiver) Create<T>()
+    {
+        var core = new OneshotCore<T>();
+        return (new OneshotSender<T>(core), new OneshotReceiver<T>(core));
+    }
+}
+
+/// <summary>
+/// The shared state of a oneshot: itself the completion the receiver awaits (one allocation per channel).
+/// </summary>
+/// <remarks>
+/// Invariants: the value travels by the source's single winning completion (<see cref="KyotoValueTaskSource{T}.TrySetResult"/>):
+/// a send, the sender's disposal (closed) and the receiver's close or cancellation race for it and exactly
+/// one wins. <c>_receiverClosed</c> is set before the receiver's completion attempt, so a sender that
+/// loses the race learns it from <see cref="OneshotSender{T}.TrySend"/> returning false and keeps its value.
+/// </remarks>
+internal sealed class OneshotCore<T> : KyotoValueTaskSource<T>
+{
+    internal volatile bool ReceiverClosed;
+    internal volatile bool SenderDone;
+    private KyotoValueTaskSource<bool>? _closedWaiter;
+
+    internal KyotoValueTaskSource<bool> ClosedWaiter
+    {
+        get
+        {
+            if (_closedWaiter is null)
+            {
+                var created = new KyotoValueTaskSource<bool>();
+                if (Interlocked.CompareExchange(ref _closedWaiter, created, null) is null && ReceiverClosed)
+                {
+                    created.TrySetResult(true);
+                }
+            }
+
+            return _closedWaiter!;
+        }
+    }
+
+    internal void CloseReceiver() => CloseReceiver(new ClosedChannelException("The receiver closed the channel."));
+
+    private void CloseReceiver(Exception error)
+    {
+        ReceiverClosed = true;
+        TrySetException(error);
+        Volatile.Read(ref _closedWaiter)?.TrySetResult(true);
+    }
+
+    protected override void OnCancellationRequested(Exception error) => CloseReceiver(error);
+}
+
+/// <summary>Sends the one value of a <see cref="Oneshot"/> channel. Disposing it without sending closes the channel.</summary>
+public sealed class OneshotSender<T> : IDisposable
+{
+    private readonly OneshotCore<T> _core;
+
+    internal OneshotSender(OneshotCore<T> core) => _core = core;
+
+    /// <summary>True once the receiver has closed the channel (or stopped waiting): a send would fail.</summary>
+    public bool IsClosed => _core.ReceiverClosed;
+
+    /// <summary>
+    /// Sends <paramref name="value"/>. Returns false, and the value stays the caller's, if the receiver has
+    /// closed the channel.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A value was already sent, or the sender was disposed.</exception>
+    public bool TrySend(T value)
+    {
+        if (_core.SenderDone)
+        {
+            throw new InvalidOperationException("This oneshot sender has already sent its value or been disposed.");
+        }
+
+        _core.SenderDone = true;
+        return !_core.ReceiverClosed && _core.TrySetResult(value);
+    }
+
+    /// <summary>Completes when the receiver closes the channel or stops waiting.</summary>
+    /// <remarks><b>Cancel safety:</b> waiting can be abandoned freely; nothing is lost.</remarks>
+    public Task ClosedAsync() => _core.ClosedWaiter.AsValueTask().AsTask();
+
+    /// <summary>Closes the channel if no value was sent: the receiver then throws <see cref="ClosedChannelException"/>.</summary>
+    public void Dispose()
+    {
+        if (!_core.SenderDone)
+        {
+            _core.SenderDone = true;
+            _core.TrySetException(new ClosedChannelException());
+        }
+    }
+}
+
+/// <summary>
+/// Receives the one value of a <see cref="Oneshot"/> channel. Await it directly, or use <see cref="RecvAsync"/>
+/// to pass a cancellation token.
+/// </summary>
+public sealed class OneshotReceiver<T> : IDisposable
+{
+    private readonly OneshotCore<T> _core;
+
+    internal OneshotReceiver(OneshotCore<T> core) => _core = core;
+
+    /// <summary>Waits for the value.</summary>
+    /// <exception cref="ClosedChannelException">The sender was disposed without sending.</exception>
+#pragma warning disable CA2012 // the awaiter is the one consumer of this ValueTask
+    public ValueTaskAwaiter<T> GetAwaiter() => _core.AsValueTask().GetAwaiter();
+#pragma warning restore CA2012
+
+    /// <summary>Waits for the value, or until <paramref name="cancellationToken"/> is cancelled.</summary>
+    /// <remarks>
+    /// <b>Cancel safety:</b> cancelling closes the channel: a value sent afterwards is refused
+    /// (<see cref="OneshotSender{T}.TrySend"/> returns false and the sender keeps it); a value already sent is
+    /// dropped with the channel.
+    /// </remarks>
+    /// <exception cref="ClosedChannelException">The sender was disposed without sending.</exception>
+    public ValueTask<T> RecvAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            _core.CloseReceiver();
+            return ValueTask.FromCanceled<T>(cancellationToken);
+        }
+
+        _core.RegisterCancellation(cancellationToken);
+        return _core.AsValueTask();
+    }
+
+    /// <summary>Takes the value if it has been sent, without waiting.</summary>
+    /// <exception cref="ClosedChannelException">The channel is closed and holds no value.</exception>
+    public bool TryRecv(out T value)
+    {
+        if (!_core.IsCompleted)
+        {
+            value = default!;
+            return false;
+        }
+
+        value = _core.GetResult(_core.Version);
+        return true;
+    }
+
+    /// <summary>Closes the channel: the sender's <see cref="OneshotSender{T}.TrySend"/> fails from now on.</summary>
+    public void Close() => _core.CloseReceiver();
+
+    /// <summary>Closes the channel.</summary>
+    public void Dispose() => Close();
+}
