@@ -35,15 +35,18 @@ internal interface IJoinListener
 /// <para>Invariants:</para>
 /// <list type="number">
 /// <item><c>_status</c> moves NotStarted → Running → Completed. The outcome, result and exception are written
-/// by the one thread that wins <c>_completing</c>, before <c>_status</c> becomes Completed (release);
+/// by the one thread that wins the completing flag, before <c>_status</c> becomes Completed (release);
 /// readers check <c>_status</c> first (acquire).</item>
-/// <item><c>_joiner</c> is null, the await marker (one awaiting continuation, in the <c>_join*</c> fields,
-/// written before the marker is published by CAS), an <see cref="IJoinListener"/>, or the completed
-/// sentinel (terminal, set by completion). Whoever swaps a marker or listener out owns delivering it.</item>
-/// <item>The object is queued at most once at a time: at spawn (NotStarted), and after completion to
-/// deliver the join continuation. A joiner woken by its own abort before completion is delivered through a
-/// separate pooled item, never through this object.</item>
-/// <item>Abort is sticky (<c>_abortRequested</c> never resets) and cooperative: it cancels the task's token
+/// <item>The object is kept small because every spawn allocates one and a burst of spawned tasks survives a
+/// gen0 collection: fields whose lives do not overlap share a slot (the user's delegate, then the task it
+/// returned; the captured execution context, then the exception), and the flags share one int.</item>
+/// <item><c>_joiner</c> is null, a <see cref="JoinWaiter"/> (one awaiting continuation, fully written
+/// before it is published by CAS), an <see cref="IJoinListener"/>, or the completed sentinel (terminal,
+/// set by completion). Whoever swaps a waiter or listener out owns delivering it: completion, or the
+/// joiner's own abort (which swaps it back to null).</item>
+/// <item>The object is queued once, at spawn. Join continuations travel in their own pooled
+/// <see cref="JoinWaiter"/>, so the task object stays small and is never in two queues.</item>
+/// <item>Abort is sticky (the abort flag never resets) and cooperative: it cancels the task's token
 /// and wakes the Kyoto awaitable in <see cref="ParkedOn"/>; every later Kyoto await throws.</item>
 /// </list>
 /// </remarks>
@@ -58,32 +61,32 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     private protected const int OutcomeCancelled = 3;
 
     private static readonly object s_joinCompleted = new();
-    private static readonly object s_awaitMarker = new();
     private static readonly ContextCallback s_firstPoll = static s => ((TaskCore)s!).FirstPoll();
     private static readonly ExecutionContext? s_defaultExecutionContext = CaptureDefaultExecutionContext();
 
+    private const int FlagCompleting = 1;
+    private const int FlagAbort = 2;
+
     private volatile int _status;
-    private int _completing;
-    private int _abortRequested;
-    private int _outcome;
+    private int _flags;
+    private byte _outcome;
     private CancellationTokenSource? _cts;
     private object? _joiner;
-    private Action<object?>? _joinContinuation;
-    private object? _joinState;
-    private TaskCore? _joinOwner;
-    private Scheduler? _joinScheduler;
-    private ExecutionContext? _joinExecutionContext;
-    private ExecutionContext? _executionContext;
-    private Task? _userTask;
-    private Exception? _exception;
+    // Before start: the user's delegate; after the first poll: the Task it returned (until completion).
+    private object? _bodyOrTask;
 
-    protected TaskCore(Scheduler scheduler, bool flowExecutionContext)
+    // Before start: the ExecutionContext to run in (null for the default); after completion: the exception.
+    private object? _ecOrException;
+
+    protected TaskCore(Scheduler scheduler, Delegate body, bool flowExecutionContext)
     {
+        ArgumentNullException.ThrowIfNull(body);
         Scheduler = scheduler;
+        _bodyOrTask = body;
         if (flowExecutionContext)
         {
             ExecutionContext? ec = ExecutionContext.Capture();
-            _executionContext = ReferenceEquals(ec, s_defaultExecutionContext) ? null : ec;
+            _ecOrException = ReferenceEquals(ec, s_defaultExecutionContext) ? null : ec;
         }
     }
 
@@ -109,11 +112,14 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
 
     internal bool IsStarted => _status != StatusNotStarted;
 
-    internal bool IsAbortRequested => Volatile.Read(ref _abortRequested) != 0;
+    internal bool IsAbortRequested => (Volatile.Read(ref _flags) & FlagAbort) != 0;
 
-    private protected int Outcome => _outcome;
+    /// <summary>The user's delegate, until the first poll.</summary>
+    private protected Delegate? Body => _bodyOrTask as Delegate;
 
-    private protected Exception? StoredException => _exception;
+    private Task? UserTask => _bodyOrTask as Task;
+
+    private Exception? StoredException => _ecOrException as Exception;
 
     /// <summary>The task's cancellation token: cancelled when the task is aborted. Created on first use.</summary>
     internal CancellationToken Token
@@ -158,14 +164,8 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     /// <inheritdoc />
     public void Execute()
     {
-        if (_status == StatusNotStarted)
-        {
-            Start();
-        }
-        else
-        {
-            DeliverJoin();
-        }
+        Debug.Assert(_status == StatusNotStarted, "a task object is queued only to start");
+        Start();
     }
 
     /// <inheritdoc />
@@ -188,15 +188,14 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
             return;
         }
 
-        ExecutionContext? ec = _executionContext;
-        if (ec is null)
+        if (_ecOrException is ExecutionContext ec)
         {
-            FirstPoll();
+            _ecOrException = null;
+            ExecutionContext.Run(ec, s_firstPoll, this);
         }
         else
         {
-            _executionContext = null;
-            ExecutionContext.Run(ec, s_firstPoll, this);
+            FirstPoll();
         }
     }
 
@@ -208,9 +207,6 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
 
     /// <summary>Stores the result of a successfully completed user task.</summary>
     private protected abstract void SetResultFrom(Task task);
-
-    /// <summary>Drops the user's delegate once it has run, so the task keeps nothing alive.</summary>
-    private protected abstract void ClearBody();
 
     private void FirstPoll()
     {
@@ -236,25 +232,35 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
             return;
         }
 
-        _userTask = task;
+        _bodyOrTask = task;
         if (!Scheduler.Registry.TryAdd(this))
         {
             Abort(); // shutdown closed the registry meanwhile: this task is part of the sweep
         }
 
-        // SynchronizationContext.Current is this task: completion on a worker running this task continues
-        // inline; completion elsewhere is posted back to the runtime.
-        task.GetAwaiter().UnsafeOnCompleted(OnUserTaskCompleted);
+        // Observe completion with the BCL's captured-context continuation: SynchronizationContext.Current is
+        // this task, so completion on a worker running this task continues inline, and completion anywhere
+        // else is posted back here (Post). Either way the callback runs with Current == this task, which lets
+        // one static delegate serve every task (no per-task delegate allocation).
+        if (!ReferenceEquals(SynchronizationContext.Current, this))
+        {
+            SynchronizationContext.SetSynchronizationContext(this);
+        }
+
+        task.GetAwaiter().UnsafeOnCompleted(s_onUserTaskCompleted);
     }
 
-    private void OnUserTaskCompleted()
+    private static readonly Action s_onUserTaskCompleted = static () =>
     {
-        Task? task = _userTask;
-        if (task is not null)
+        if (SynchronizationContext.Current is TaskCore self && self.UserTask is { } task)
         {
-            CompleteFromTask(task);
+            self.CompleteFromTask(task);
         }
-    }
+        else
+        {
+            Debug.Fail("user-task continuation ran outside its task's context");
+        }
+    };
 
     private void CompleteFromTask(Task task)
     {
@@ -287,7 +293,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     private protected void CompleteFromException(Exception e)
         => CompleteWith(e is OperationCanceledException ? OutcomeCancelled : OutcomeFaulted, e);
 
-    private protected bool TryBeginComplete() => Interlocked.Exchange(ref _completing, 1) == 0;
+    private protected bool TryBeginComplete() => (Interlocked.Or(ref _flags, FlagCompleting) & FlagCompleting) == 0;
 
     private protected void CompleteWith(int outcome, Exception? error)
     {
@@ -303,10 +309,9 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
 
     private protected void FinishComplete(int outcome, Exception? error)
     {
-        _outcome = outcome;
-        _exception = error;
-        _userTask = null;
-        ClearBody();
+        _outcome = (byte)outcome;
+        _ecOrException = error;
+        _bodyOrTask = null;
         _status = StatusCompleted;
 
         if (IsRegistered)
@@ -323,9 +328,9 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
         }
 
         object? joiner = Interlocked.Exchange(ref _joiner, s_joinCompleted);
-        if (ReferenceEquals(joiner, s_awaitMarker))
+        if (joiner is JoinWaiter waiter)
         {
-            DispatchJoin(isYield: false);
+            waiter.Dispatch(isYield: false);
         }
         else if (joiner is IJoinListener listener)
         {
@@ -338,7 +343,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     /// <summary>Requests cooperative cancellation (idempotent).</summary>
     internal void Abort()
     {
-        if (Interlocked.Exchange(ref _abortRequested, 1) != 0 || IsCompleted)
+        if ((Interlocked.Or(ref _flags, FlagAbort) & FlagAbort) != 0 || IsCompleted)
         {
             return;
         }
@@ -374,12 +379,8 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
             RuntimeContext.WrapForForeignContext(ref continuation, ref state);
         }
 
-        _joinContinuation = continuation;
-        _joinState = state;
-        _joinOwner = owner;
-        _joinScheduler = scheduler;
-        _joinExecutionContext = flowExecutionContext ? ExecutionContext.Capture() : null;
-        object? previous = Interlocked.CompareExchange(ref _joiner, s_awaitMarker, null);
+        JoinWaiter waiter = JoinWaiter.Rent(continuation, state, owner, scheduler, flowExecutionContext ? ExecutionContext.Capture() : null);
+        object? previous = Interlocked.CompareExchange(ref _joiner, waiter, null);
         if (previous is null)
         {
             if (owner is not null)
@@ -392,13 +393,11 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
 
         if (ReferenceEquals(previous, s_joinCompleted))
         {
-            DispatchJoin(yieldIfCompleted);
+            waiter.Dispatch(yieldIfCompleted);
             return;
         }
 
-        _joinContinuation = null;
-        _joinState = null;
-        _joinOwner = null;
+        waiter.Return();
         throw new InvalidOperationException(
             $"Task {Id} is already being awaited. A join handle can be awaited by one waiter at a time; use AbortHandle or a JoinSet to share a task.");
     }
@@ -417,74 +416,17 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
         }
     }
 
-    private void DispatchJoin(bool isYield)
-    {
-        Scheduler? scheduler = _joinScheduler;
-        if (scheduler is not null)
-        {
-            scheduler.Schedule(this, isYield);
-        }
-        else
-        {
-            // Awaited from outside any runtime: continue on the thread pool, like a BCL task would.
-            ThreadPool.UnsafeQueueUserWorkItem(static s => ((TaskCore)s!).DeliverJoin(), this, preferLocal: false);
-        }
-    }
-
-    private void DeliverJoin()
-    {
-        Action<object?>? continuation = _joinContinuation;
-        object? state = _joinState;
-        TaskCore? owner = _joinOwner;
-        Scheduler? scheduler = _joinScheduler;
-        ExecutionContext? ec = _joinExecutionContext;
-        _joinContinuation = null;
-        _joinState = null;
-        _joinOwner = null;
-        _joinExecutionContext = null;
-        if (continuation is null)
-        {
-            return;
-        }
-
-        if (scheduler is not null)
-        {
-            RuntimeContext.Current.EnterTask(owner, scheduler);
-        }
-
-        if (ec is null)
-        {
-            continuation(state);
-        }
-        else
-        {
-            ExecutionContext.Run(ec, static s => { var (c, st) = ((Action<object?>, object?))s!; c(st); }, (continuation, state));
-        }
-    }
-
     /// <inheritdoc />
     void IAbortable.AbortWaiter(TaskCore owner)
     {
-        // The joiner (owner) is aborted while awaiting this task: give it its continuation back now.
-        Action<object?>? continuation = _joinContinuation;
-        object? state = _joinState;
-        Scheduler? scheduler = _joinScheduler;
-        if (!ReferenceEquals(_joinOwner, owner) || continuation is null || scheduler is null)
+        // The joiner (owner) is aborted while awaiting this task: take its waiter back and resume it now;
+        // its GetResult sees this task unfinished and throws TaskAbortedException.
+        if (Volatile.Read(ref _joiner) is JoinWaiter waiter
+            && ReferenceEquals(waiter.Owner, owner)
+            && ReferenceEquals(Interlocked.CompareExchange(ref _joiner, null, waiter), waiter))
         {
-            return;
+            waiter.Dispatch(isYield: false);
         }
-
-        if (!ReferenceEquals(Interlocked.CompareExchange(ref _joiner, null, s_awaitMarker), s_awaitMarker))
-        {
-            return; // completed meanwhile: completion delivers it
-        }
-
-        _joinContinuation = null;
-        _joinState = null;
-        _joinOwner = null;
-        ExecutionContext? ec = _joinExecutionContext;
-        _joinExecutionContext = null;
-        scheduler.Schedule(ActionWorkItem.Rent(continuation, state, owner, scheduler, ec), isYield: false);
     }
 
     /// <summary>Throws what awaiting the join handle of an unsuccessful task throws.</summary>
@@ -501,9 +443,9 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
             case OutcomeSucceeded:
                 return;
             case OutcomeCancelled:
-                throw new JoinException(new TaskId(Id), isCancelled: true, _exception);
+                throw new JoinException(new TaskId(Id), isCancelled: true, StoredException);
             default:
-                throw new JoinException(new TaskId(Id), isCancelled: false, _exception);
+                throw new JoinException(new TaskId(Id), isCancelled: false, StoredException);
         }
     }
 
@@ -513,7 +455,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
         Debug.Assert(IsCompleted, "BlockOn reads a completed task");
         if (_outcome != OutcomeSucceeded)
         {
-            ExceptionDispatchInfo.Throw(_exception!);
+            ExceptionDispatchInfo.Throw(StoredException!);
         }
     }
 

@@ -15,15 +15,12 @@ internal sealed class TaskCore<T> : TaskCore
     private const byte KindBlockingAction = 4;
     private const byte KindBlockingFunc = 5;
 
-    private Delegate? _body;
     private readonly byte _kind;
     private T? _result;
 
     private TaskCore(Scheduler scheduler, Delegate body, byte kind, bool flowExecutionContext)
-        : base(scheduler, flowExecutionContext)
+        : base(scheduler, body, flowExecutionContext)
     {
-        ArgumentNullException.ThrowIfNull(body);
-        _body = body;
         _kind = kind;
     }
 
@@ -41,7 +38,7 @@ internal sealed class TaskCore<T> : TaskCore
 
     private protected override Task? InvokeBody()
     {
-        Delegate body = _body!;
+        Delegate body = Body!;
         switch (_kind)
         {
             case KindTask:
@@ -98,8 +95,6 @@ internal sealed class TaskCore<T> : TaskCore
             _result = typed.Result;
         }
     }
-
-    private protected override void ClearBody() => _body = null;
 
     /// <summary>The result of an awaited join handle: the value, or a <see cref="JoinException"/>.</summary>
     internal T GetJoinResult()

@@ -73,6 +73,14 @@ internal sealed class Idle
         }
     }
 
+    /// <summary>
+    /// A fence-free pre-check for wakes caused by a worker's own local push: if it says no (someone is
+    /// searching, or nobody is parked), skip the wake. A stale "no" cannot strand work: the item is in the
+    /// pushing worker's own queue, which that worker runs next; at worst a parked worker stays parked a
+    /// little longer. Remote pushes must use <see cref="WorkerToNotify"/> directly.
+    /// </summary>
+    internal bool MayNeedWake => ShouldWake(Volatile.Read(ref _state.Value));
+
     private bool ShouldWake(int state) => Searching(state) == 0 && Unparked(state) < _numWorkers;
 
     /// <summary>Becomes a searcher unless half the workers already search.</summary>

@@ -5,13 +5,13 @@ namespace Kyoto.Scheduling;
 /// local queues. Workers check it every <c>GlobalQueueInterval</c> ticks and when their own queue is empty.
 /// </summary>
 /// <remarks>
-/// A growable ring under one lock. <see cref="Count"/> is read without the lock (volatile) so that idle
+/// A growable ring under one <see cref="TinyLock"/>. <see cref="Count"/> is read without the lock (volatile) so that idle
 /// checks are cheap; it is only a hint outside the lock. Workers pop in batches under one lock acquisition
 /// (measured: 20-30% faster spawn from outside than popping one at a time).
 /// </remarks>
 internal sealed class InjectQueue
 {
-    private readonly Lock _lock = new();
+    private TinyLock _lock; // guards _items and _head; never held around anything that blocks
     private IWorkItem?[] _items = new IWorkItem?[256];
     private int _head; // index of the first item; guarded by _lock
     private volatile int _count; // written under _lock
@@ -20,11 +20,19 @@ internal sealed class InjectQueue
 
     internal bool IsEmpty => _count == 0;
 
-    internal void Push(IWorkItem item)
+    /// <summary>Pushes an item; returns true if the queue was empty before (the caller should wake a worker).</summary>
+    internal bool Push(IWorkItem item)
     {
-        lock (_lock)
+        _lock.Enter();
+        try
         {
+            bool wasEmpty = _count == 0;
             PushUnsynchronized(item);
+            return wasEmpty;
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 
@@ -43,7 +51,8 @@ internal sealed class InjectQueue
     /// <summary>Pushes the ring slots <c>[first, first + n)</c> of a local queue's buffer and one more item.</summary>
     internal void PushOverflow(IWorkItem?[] ring, uint first, uint n, uint mask, IWorkItem extra)
     {
-        lock (_lock)
+        _lock.Enter();
+        try
         {
             for (uint i = 0; i < n; i++)
             {
@@ -53,6 +62,10 @@ internal sealed class InjectQueue
             }
 
             PushUnsynchronized(extra);
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 
@@ -76,9 +89,14 @@ internal sealed class InjectQueue
             return null;
         }
 
-        lock (_lock)
+        _lock.Enter();
+        try
         {
             return PopUnsynchronized();
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 
@@ -107,7 +125,8 @@ internal sealed class InjectQueue
             return 0;
         }
 
-        lock (_lock)
+        _lock.Enter();
+        try
         {
             int n = Math.Min(max, _count);
             for (int i = 0; i < n; i++)
@@ -116,6 +135,10 @@ internal sealed class InjectQueue
             }
 
             return n;
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 }

@@ -77,8 +77,13 @@ internal sealed class MultiThreadScheduler : Scheduler
             return;
         }
 
-        Inject.Push(item);
-        NotifyParked();
+        // Wake a worker only when the queue goes from empty to non-empty: queued items are already owed a
+        // worker, and a worker that takes some and leaves others wakes the next one (PopInjectBatch). This
+        // keeps a burst of remote spawns from paying a futex wake each while the workers drain the queue.
+        if (Inject.Push(item))
+        {
+            NotifyParked();
+        }
     }
 
     /// <summary>Wakes one parked worker if the idle protocol says someone should come looking.</summary>

@@ -11,7 +11,7 @@ namespace Kyoto.Scheduling;
 /// <para>Invariants:</para>
 /// <list type="number">
 /// <item>Intrusive doubly-linked lists (<see cref="TaskCore.RegistryPrev"/>/<see cref="TaskCore.RegistryNext"/>),
-/// sharded by task id; each shard's links and count change only under that shard's lock.</item>
+/// sharded by task id; each shard's links and count change only under that shard's <see cref="TinyLock"/>.</item>
 /// <item>A task is added by the thread that ran its first poll, before the continuation that observes its
 /// completion is attached; it is removed by its completion. So a removal never precedes its add.</item>
 /// <item>Once <see cref="Close"/> has run, <see cref="TryAdd"/> fails: the caller aborts the task itself,
@@ -37,9 +37,13 @@ internal sealed class TaskRegistry
 
     private sealed class Shard
     {
-        internal readonly Lock Lock = new();
+        private TinyLock _lock;
         internal TaskCore? Head;
         internal int Count;
+
+        internal void Enter() => _lock.Enter();
+
+        internal void Exit() => _lock.Exit();
     }
 
     internal bool IsClosed => _closed;
@@ -48,58 +52,56 @@ internal sealed class TaskRegistry
     internal bool TryAdd(TaskCore task)
     {
         Shard shard = _shards[(int)(task.Id & (ShardCount - 1))];
-        lock (shard.Lock)
+        shard.Enter();
+        if (_closed)
         {
-            if (_closed)
-            {
-                return false;
-            }
-
-            task.RegistryNext = shard.Head;
-            if (shard.Head is not null)
-            {
-                shard.Head.RegistryPrev = task;
-            }
-
-            shard.Head = task;
-            task.IsRegistered = true;
-            shard.Count++;
+            shard.Exit();
+            return false;
         }
 
+        task.RegistryNext = shard.Head;
+        if (shard.Head is not null)
+        {
+            shard.Head.RegistryPrev = task;
+        }
+
+        shard.Head = task;
+        task.IsRegistered = true;
+        shard.Count++;
+        shard.Exit();
         return true;
     }
 
     internal void Remove(TaskCore task)
     {
         Shard shard = _shards[(int)(task.Id & (ShardCount - 1))];
-        bool checkEmpty;
-        lock (shard.Lock)
+        shard.Enter();
+        if (!task.IsRegistered)
         {
-            if (!task.IsRegistered)
-            {
-                return;
-            }
-
-            task.IsRegistered = false;
-            if (task.RegistryPrev is not null)
-            {
-                task.RegistryPrev.RegistryNext = task.RegistryNext;
-            }
-            else
-            {
-                shard.Head = task.RegistryNext;
-            }
-
-            if (task.RegistryNext is not null)
-            {
-                task.RegistryNext.RegistryPrev = task.RegistryPrev;
-            }
-
-            task.RegistryPrev = null;
-            task.RegistryNext = null;
-            shard.Count--;
-            checkEmpty = _closed && shard.Count == 0;
+            shard.Exit();
+            return;
         }
+
+        task.IsRegistered = false;
+        if (task.RegistryPrev is not null)
+        {
+            task.RegistryPrev.RegistryNext = task.RegistryNext;
+        }
+        else
+        {
+            shard.Head = task.RegistryNext;
+        }
+
+        if (task.RegistryNext is not null)
+        {
+            task.RegistryNext.RegistryPrev = task.RegistryPrev;
+        }
+
+        task.RegistryPrev = null;
+        task.RegistryNext = null;
+        shard.Count--;
+        bool checkEmpty = _closed && shard.Count == 0;
+        shard.Exit();
 
         if (checkEmpty && Count == 0)
         {
@@ -115,10 +117,9 @@ internal sealed class TaskRegistry
             int n = 0;
             foreach (Shard s in _shards)
             {
-                lock (s.Lock)
-                {
-                    n += s.Count;
-                }
+                s.Enter();
+                n += s.Count;
+                s.Exit();
             }
 
             return n;
@@ -131,12 +132,17 @@ internal sealed class TaskRegistry
         var list = new List<TaskCore>();
         foreach (Shard s in _shards)
         {
-            lock (s.Lock)
+            s.Enter();
+            try
             {
                 for (TaskCore? t = s.Head; t is not null; t = t.RegistryNext)
                 {
                     list.Add(t);
                 }
+            }
+            finally
+            {
+                s.Exit();
             }
         }
 
@@ -148,10 +154,9 @@ internal sealed class TaskRegistry
     {
         foreach (Shard s in _shards)
         {
-            lock (s.Lock)
-            {
-                _closed = true;
-            }
+            s.Enter();
+            _closed = true;
+            s.Exit();
         }
 
         List<TaskCore> tasks = Snapshot();

@@ -73,7 +73,10 @@ internal sealed class Worker : WorkerBase
         if (previous is not null)
         {
             Queue.PushBack(previous, Sched.Inject);
-            Sched.NotifyParked();
+            if (Sched.Idle.MayNeedWake)
+            {
+                Sched.NotifyParked();
+            }
         }
     }
 
@@ -84,7 +87,7 @@ internal sealed class Worker : WorkerBase
     /// </summary>
     private void NotifyParkedIfOthersCanHelp()
     {
-        if ((_lifo is null ? 0 : 1) + Queue.Count > 1)
+        if ((_lifo is null ? 0 : 1) + Queue.Count > 1 && Sched.Idle.MayNeedWake)
         {
             Sched.NotifyParked();
         }
@@ -220,6 +223,11 @@ internal sealed class Worker : WorkerBase
 
         if (_tick % (uint)_globalQueueInterval == 0 && Sched.Inject.Pop() is { } injected)
         {
+            if (!Sched.Inject.IsEmpty)
+            {
+                Sched.NotifyParked();
+            }
+
             return injected;
         }
 
@@ -256,8 +264,9 @@ internal sealed class Worker : WorkerBase
             _batch[i] = null;
         }
 
-        if (got > 1)
+        if (got > 1 || !inject.IsEmpty)
         {
+            // More work than this worker will run next: another worker may help (see ScheduleRemote).
             Sched.NotifyParked();
         }
 
