@@ -44,6 +44,9 @@ public sealed class Runtime : IDisposable, IAsyncDisposable
     /// <summary>Counters of the runtime's scheduler.</summary>
     public RuntimeMetrics Metrics => new(Scheduler);
 
+    /// <inheritdoc cref="RuntimeHandle.TimeProvider"/>
+    public TimeProvider TimeProvider => Scheduler.TimeProvider;
+
     /// <summary>True once shutdown has begun.</summary>
     public bool IsShutdown => Scheduler.IsShuttingDown;
 

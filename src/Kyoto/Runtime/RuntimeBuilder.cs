@@ -82,6 +82,12 @@ public sealed class RuntimeBuilder
     /// </summary>
     public bool DisableLifoSlot { get; set; }
 
+    /// <summary>
+    /// Starts the runtime's clock paused, for tests: time moves only when advanced, or automatically to the
+    /// next timer when every task is idle and no blocking task runs. Defaults to false.
+    /// </summary>
+    public bool StartPaused { get; set; }
+
     /// <summary>What to do when an exception escapes a task. Defaults to <see cref="Kyoto.UnhandledExceptionPolicy.Ignore"/>.</summary>
     public UnhandledExceptionPolicy UnhandledExceptionPolicy { get; set; } = UnhandledExceptionPolicy.Ignore;
 
@@ -158,6 +164,7 @@ public sealed class RuntimeBuilder
             GlobalQueueInterval = gqi,
             EventInterval = EventInterval,
             DisableLifoSlot = DisableLifoSlot,
+            StartPaused = StartPaused,
             UnhandledExceptionPolicy = UnhandledExceptionPolicy,
             OnUnhandledException = OnUnhandledException,
         };

@@ -44,6 +44,13 @@ public sealed class RuntimeHandle
     public RuntimeMetrics Metrics => new(Scheduler);
 
     /// <summary>
+    /// The runtime's clock as a <see cref="System.TimeProvider"/>: pass it to <c>Task.Delay</c>,
+    /// <c>CancellationTokenSource</c>, <c>WaitAsync</c> or any library, and they follow the runtime's clock
+    /// (including paused time).
+    /// </summary>
+    public TimeProvider TimeProvider => Scheduler.TimeProvider;
+
+    /// <summary>
     /// Makes this runtime current on the calling thread until the guard is disposed, so that
     /// <see cref="KyotoTask.Spawn(Func{Task})"/> and <see cref="Current"/> work from a non-runtime thread.
     /// Guards must be disposed in reverse order of creation.

@@ -27,6 +27,7 @@ internal sealed class BlockingPool
     private int _numThreads;
     private int _numIdle;
     private int _numNotify;
+    private int _numRunningTasks;
     private bool _shutdown;
 
     internal BlockingPool(Scheduler scheduler, RuntimeOptions options)
@@ -54,6 +55,18 @@ internal sealed class BlockingPool
             lock (_lock)
             {
                 return _numIdle;
+            }
+        }
+    }
+
+    /// <summary>Blocking tasks queued or running (not counting handed-off workers). Takes the lock.</summary>
+    internal int PendingTasks
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _numRunningTasks + _queue.Count;
             }
         }
     }
@@ -134,10 +147,28 @@ internal sealed class BlockingPool
                     }
 
                     item = _queue.Dequeue();
+                    if (item is Kyoto.Tasks.TaskCore)
+                    {
+                        _numRunningTasks++;
+                    }
                 }
 
                 ctx.Budget = RuntimeContext.InitialBudget;
                 _scheduler.ExecuteSafe(item);
+                if (item is Kyoto.Tasks.TaskCore)
+                {
+                    bool nowIdle;
+                    lock (_lock)
+                    {
+                        nowIdle = --_numRunningTasks == 0 && _queue.Count == 0;
+                    }
+
+                    if (nowIdle && _scheduler.Clock.IsPaused)
+                    {
+                        _scheduler.Time.Wake(); // the paused clock may auto-advance now
+                    }
+                }
+
                 ctx.CurrentTask = null;
                 ctx.Worker = null;
                 SynchronizationContext.SetSynchronizationContext(null);

@@ -21,13 +21,17 @@ internal sealed class CurrentThreadScheduler : Scheduler
     private readonly object _coreLock = new();
     private readonly Core _core;
     private readonly InjectQueue _inject = new();
-    private readonly Parker _parker = new(driver: null);
+    private readonly Parker _parker;
 
     internal CurrentThreadScheduler(RuntimeOptions options)
         : base(options)
     {
         _core = new Core(this);
+        _parker = new Parker(Time);
     }
+
+    // Called by the driving thread while it parks: its own queue is empty or it would not park.
+    protected override bool IsIdleForAutoAdvance() => _inject.IsEmpty && _core.LocalDepth == 0 && Blocking.PendingTasks == 0;
 
     internal override RuntimeFlavor Flavor => RuntimeFlavor.CurrentThread;
 
@@ -100,9 +104,15 @@ internal sealed class CurrentThreadScheduler : Scheduler
     {
         int gqi = Options.GlobalQueueInterval;
         uint tick = 0;
+        int eventInterval = Options.EventInterval;
         while (!done() && !IsStopped)
         {
             tick++;
+            if (tick % (uint)eventInterval == 0)
+            {
+                Time.PollIfFree();
+            }
+
             IWorkItem? item = tick % (uint)gqi == 0
                 ? _inject.Pop() ?? _core.Pop()
                 : _core.Pop() ?? _inject.Pop();
@@ -124,6 +134,7 @@ internal sealed class CurrentThreadScheduler : Scheduler
             _core.ParkCount++;
             _parker.Park(deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(deadline - now));
             Options.OnThreadUnpark?.Invoke();
+            Time.FireDue();
         }
     }
 

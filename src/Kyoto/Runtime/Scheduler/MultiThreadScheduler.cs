@@ -114,6 +114,24 @@ internal sealed class MultiThreadScheduler : Scheduler
         }
     }
 
+    protected override bool IsIdleForAutoAdvance()
+    {
+        if (Idle.NumUnparked != 0 || !Inject.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (Worker w in _workers)
+        {
+            if (!w.Queue.IsEmpty)
+            {
+                return false;
+            }
+        }
+
+        return Blocking.PendingTasks == 0;
+    }
+
     internal void OnWorkerExited()
     {
         if (Interlocked.Decrement(ref _runningWorkers) == 0)

@@ -16,6 +16,7 @@ internal sealed class RuntimeOptions
     internal int GlobalQueueInterval { get; init; }
     internal int EventInterval { get; init; }
     internal bool DisableLifoSlot { get; init; }
+    internal bool StartPaused { get; init; }
     internal UnhandledExceptionPolicy UnhandledExceptionPolicy { get; init; }
     internal Action<Exception>? OnUnhandledException { get; init; }
 }

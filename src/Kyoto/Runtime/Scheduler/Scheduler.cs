@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Kyoto.Tasks;
+using Kyoto.Timing;
 
 namespace Kyoto.Scheduling;
 
@@ -58,7 +59,25 @@ internal abstract class Scheduler
         Handle = new RuntimeHandle(this);
         Registry = new TaskRegistry();
         Blocking = new BlockingPool(this, options);
+        Clock = new Clock(options.StartPaused);
+        Time = new TimeDriver(Clock, IsIdleForAutoAdvance);
+        TimeProvider = new KyotoTimeProvider(this);
     }
+
+    /// <summary>The runtime's clock as a <see cref="System.TimeProvider"/>.</summary>
+    internal TimeProvider TimeProvider { get; }
+
+    /// <summary>The runtime's clock (paused or real).</summary>
+    internal Clock Clock { get; }
+
+    /// <summary>The timer driver; workers park in it.</summary>
+    internal TimeDriver Time { get; }
+
+    /// <summary>
+    /// For the paused clock: true when no task can run before the next timer (every worker idle, queues
+    /// empty) and no blocking task is queued or running. Called by the thread driving the timer driver.
+    /// </summary>
+    protected abstract bool IsIdleForAutoAdvance();
 
     internal RuntimeOptions Options { get; }
 
@@ -306,6 +325,7 @@ internal abstract class Scheduler
 
         // Step 6: the blocking pool.
         clean &= Blocking.Shutdown(Remaining());
+        Time.Dispose();
 
         _shutdownCleanly = clean;
         _shutdownComplete.Set();

@@ -38,7 +38,7 @@ internal sealed class Worker : WorkerBase
         Sched = scheduler;
         Index = index;
         Queue = new LocalQueue();
-        Parker = new Parker(driver: null);
+        Parker = new Parker(scheduler.Time);
         _globalQueueInterval = scheduler.Options.GlobalQueueInterval;
         _eventInterval = scheduler.Options.EventInterval;
         _lifoEnabled = !scheduler.Options.DisableLifoSlot;
@@ -154,7 +154,8 @@ internal sealed class Worker : WorkerBase
 
     private void Maintenance()
     {
-        // Drivers (I/O, timers) are polled here without blocking once they exist; for now, nothing to do.
+        // Fire due timers even while there is always work to run (Tokio's event interval).
+        Sched.Time.PollIfFree();
     }
 
     private bool RunTask(IWorkItem item, RuntimeContext ctx)
@@ -331,12 +332,34 @@ internal sealed class Worker : WorkerBase
             Sched.NotifyIfWorkPending();
         }
 
+        if (Sched.Clock.IsPaused)
+        {
+            Sched.Time.Wake(); // this worker going idle may let the paused clock auto-advance
+        }
+
         while (true)
         {
             Parker.Park(Timeout.InfiniteTimeSpan);
             if (Sched.IsStopped)
             {
                 // Stop wakes every worker; leaving the sleepers list keeps the accounting right.
+                Sched.Idle.UnparkWorkerById(Index);
+                _isSearching = true;
+                break;
+            }
+
+            if (Sched.Time.AnyDue())
+            {
+                // Leave the idle state first, then fire: the woken tasks land here and, as this worker starts
+                // running them, it wakes another to share the load (see TimeDriver).
+                Sched.Idle.UnparkWorkerById(Index);
+                _isSearching = true;
+                Sched.Time.FireDue();
+                break;
+            }
+
+            if (_lifo is not null || !Queue.IsEmpty)
+            {
                 Sched.Idle.UnparkWorkerById(Index);
                 _isSearching = true;
                 break;

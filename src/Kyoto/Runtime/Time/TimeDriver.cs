@@ -1,0 +1,319 @@
+using Kyoto.Scheduling;
+using Kyoto.Time;
+
+namespace Kyoto.Timing;
+
+/// <summary>
+/// The runtime's timer driver: the wheel, its lock, and the park/wake protocol that lets an idle worker
+/// sleep exactly until the next deadline and then fire the due timers itself (no timer thread, no hop).
+/// </summary>
+/// <remarks>
+/// <para>Ground rules:</para>
+/// <list type="number">
+/// <item>The wheel, the imminent list, <see cref="_parkedUntil"/> and every <see cref="TimerNode"/>'s links are
+/// touched only under <see cref="_lock"/>. Timers fire outside the lock, on the thread that advanced the wheel.</item>
+/// <item>Exact deadlines. The wheel works in milliseconds: a timer sits in the slot of its deadline's
+/// millisecond (rounded down). When that slot comes due, timers whose exact deadline has passed fire; the
+/// others (due later within that millisecond) move to a short "imminent" list, and the driver sleeps until the
+/// earliest exact deadline. With a sub-millisecond wait (<see cref="WakeSignal"/>) a timer fires tens of
+/// microseconds after its deadline, never before it.</item>
+/// <item>Parking only waits; the parked thread fires the due timers after it wakes and has left the idle
+/// state (<see cref="FireDue"/>), so the tasks it wakes are work of a running worker and the other workers
+/// are woken the usual way (firing while still registered as parked would make the wake-up logic pick the
+/// firing worker itself and leave the others asleep).</item>
+/// <item>At most one thread drives (parks in or fires) the driver at a time: whoever wins <see cref="TryLock"/>.
+/// Others park on their own monitors; a registration due before the driver's current sleep ends wakes it
+/// (<see cref="_parkedUntil"/>), so no deadline is slept through.</item>
+/// <item>Paused clock: the driving thread that is about to sleep advances virtual time to the next deadline
+/// when the scheduler says the runtime is idle (no runnable task, no blocking task); anything that may make
+/// it idle later (a worker parking, a blocking task ending) wakes the driver to look again.</item>
+/// </list>
+/// </remarks>
+internal sealed class TimeDriver : IParkDriver
+{
+    private readonly Lock _lock = new();
+    private readonly Wheel _wheel = new();
+    private readonly List<TimerNode> _imminent = new();
+    private readonly List<TimerNode> _expired = new();
+    private readonly WakeSignal _signal = new();
+    private int _held;
+    private long _parkedUntil = long.MaxValue; // timestamp the parked driver sleeps until; MaxValue: not parked
+
+    internal TimeDriver(Clock clock, Func<bool> isIdle)
+    {
+        Clock = clock;
+        IsIdle = isIdle;
+    }
+
+    internal Clock Clock { get; }
+
+    /// <summary>True when the scheduler has nothing to run and no blocking task is running.</summary>
+    private Func<bool> IsIdle { get; }
+
+    /// <summary>Armed timers (takes the lock).</summary>
+    internal int TimerCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _wheel.Count + _imminent.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Arms <paramref name="node"/> for <paramref name="deadline"/>. If the deadline has already passed the node
+    /// fires now, on the calling thread.
+    /// </summary>
+    internal void Register(TimerNode node, Instant deadline)
+    {
+        bool fireNow;
+        bool wake;
+        lock (_lock)
+        {
+            Instant now = Clock.Now();
+            fireNow = deadline <= now;
+            if (!fireNow)
+            {
+                node.Deadline = deadline.Timestamp;
+                if (!_wheel.TryInsert(node, Clock.ToMsFloor(deadline)))
+                {
+                    AddImminentUnsynchronized(node);
+                }
+            }
+
+            // A driver asleep past this deadline (or for ever) must look again.
+            wake = !fireNow && deadline.Timestamp < _parkedUntil && _parkedUntil != long.MaxValue;
+        }
+
+        if (fireNow)
+        {
+            node.Fire();
+        }
+        else if (wake)
+        {
+            Wake();
+        }
+    }
+
+    /// <summary>Disarms <paramref name="node"/>; false if it was not armed (fired, firing, or never registered).</summary>
+    internal bool Unregister(TimerNode node)
+    {
+        lock (_lock)
+        {
+            return RemoveUnsynchronized(node);
+        }
+    }
+
+    private bool RemoveUnsynchronized(TimerNode node)
+    {
+        if (node.Level == -2)
+        {
+            int i = node.ImminentIndex;
+            TimerNode last = _imminent[^1];
+            _imminent[i] = last;
+            last.ImminentIndex = i;
+            _imminent.RemoveAt(_imminent.Count - 1);
+            node.Level = -1;
+            return true;
+        }
+
+        return _wheel.Remove(node);
+    }
+
+    private void AddImminentUnsynchronized(TimerNode node)
+    {
+        node.Level = -2;
+        node.ImminentIndex = _imminent.Count;
+        _imminent.Add(node);
+    }
+
+    /// <summary>Re-arms a node for a new deadline: removes it if armed, then registers it.</summary>
+    internal bool Reset(TimerNode node, Instant deadline)
+    {
+        bool wasArmed = Unregister(node);
+        Register(node, deadline);
+        return wasArmed;
+    }
+
+    /// <inheritdoc />
+    public bool TryLock() => Interlocked.CompareExchange(ref _held, 1, 0) == 0;
+
+    /// <inheritdoc />
+    public void Unlock() => Volatile.Write(ref _held, 0);
+
+    /// <summary>The earliest instant at which the driver has work (firing or cascading); null if none.</summary>
+    private long? NextWakeUnsynchronized()
+    {
+        long? next = null;
+        if (_wheel.NextExpiration() is { } ms)
+        {
+            next = Clock.FromMs(ms).Timestamp;
+        }
+
+        foreach (TimerNode node in _imminent)
+        {
+            if (next is null || node.Deadline < next)
+            {
+                next = node.Deadline;
+            }
+        }
+
+        return next;
+    }
+
+    /// <inheritdoc />
+    public void Park(TimeSpan timeout, Parker parker)
+    {
+        long? next;
+        lock (_lock)
+        {
+            next = NextWakeUnsynchronized();
+        }
+
+        // How long to sleep, in Stopwatch ticks (-1: until woken).
+        long waitTicks;
+        if (next is null)
+        {
+            waitTicks = -1;
+        }
+        else if (Clock.IsPaused)
+        {
+            if (IsIdle())
+            {
+                // Nothing can happen before the next timer: jump to it.
+                Clock.AdvanceTo(new Instant(next.Value));
+                waitTicks = 0;
+            }
+            else
+            {
+                waitTicks = -1;
+            }
+        }
+        else
+        {
+            waitTicks = Math.Max(0, next.Value - Clock.Now().Timestamp);
+        }
+
+        if (timeout >= TimeSpan.Zero)
+        {
+            long limit = Instant.ToTimestamps(timeout);
+            waitTicks = waitTicks < 0 ? limit : Math.Min(waitTicks, limit);
+        }
+
+        if (waitTicks == 0)
+        {
+            _signal.Drain();
+            return;
+        }
+
+        lock (_lock)
+        {
+            _parkedUntil = waitTicks < 0 ? long.MaxValue - 1 : Clock.Now().Timestamp + waitTicks;
+        }
+
+        _signal.Wait(waitTicks);
+        lock (_lock)
+        {
+            _parkedUntil = long.MaxValue;
+        }
+    }
+
+    /// <summary>True if the driver has work now: a timer to fire or a slot to cascade (takes the lock).</summary>
+    internal bool AnyDue()
+    {
+        long now = Clock.Now().Timestamp;
+        lock (_lock)
+        {
+            return (_wheel.Count != 0 || _imminent.Count != 0) && NextWakeUnsynchronized() is { } next && next <= now;
+        }
+    }
+
+    /// <summary>Fires the due timers if no other thread is driving. Returns false if another thread was.</summary>
+    internal bool FireDue()
+    {
+        if (!TryLock())
+        {
+            return false;
+        }
+
+        try
+        {
+            FireExpired();
+        }
+        finally
+        {
+            Unlock();
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void Poll(Parker parker) => FireDue();
+
+    /// <summary>Fires due timers if no other thread is driving; for the workers' periodic maintenance.</summary>
+    internal void PollIfFree() => FireDue();
+
+    /// <inheritdoc />
+    public void Wake() => _signal.Set();
+
+    /// <summary>Releases the wake-up descriptor (after the runtime's threads have stopped).</summary>
+    internal void Dispose() => _signal.Dispose();
+
+    /// <summary>Advances the wheel to now and fires what is due. Only the driving thread calls it.</summary>
+    private void FireExpired()
+    {
+        Instant nowInstant = Clock.Now();
+        long now = nowInstant.Timestamp;
+        lock (_lock)
+        {
+            if (_wheel.Count == 0 && _imminent.Count == 0)
+            {
+                return;
+            }
+
+            for (int i = _imminent.Count - 1; i >= 0; i--)
+            {
+                TimerNode node = _imminent[i];
+                if (node.Deadline <= now)
+                {
+                    RemoveUnsynchronized(node);
+                    _expired.Add(node);
+                }
+            }
+
+            ulong nowMs = Clock.ToMsFloor(nowInstant);
+            if (_wheel.NextExpiration() is { } nextMs && nextMs <= nowMs)
+            {
+                int first = _expired.Count;
+                _wheel.Advance(nowMs, _expired);
+
+                // Slots come due at their millisecond's start: what is due later in it waits as imminent.
+                for (int i = _expired.Count - 1; i >= first; i--)
+                {
+                    TimerNode node = _expired[i];
+                    if (node.Deadline > now)
+                    {
+                        _expired[i] = _expired[^1];
+                        _expired.RemoveAt(_expired.Count - 1);
+                        AddImminentUnsynchronized(node);
+                    }
+                }
+            }
+        }
+
+        if (_expired.Count == 0)
+        {
+            return;
+        }
+
+        foreach (TimerNode node in _expired)
+        {
+            node.Fire();
+        }
+
+        _expired.Clear();
+    }
+}
