@@ -1,6 +1,6 @@
 using Kyoto.Tasks;
 
-namespace Kyoto.Tests.Runtime;
+namespace Kyoto.Tests;
 
 public class SmokeTests
 {
