@@ -68,8 +68,7 @@ public static class KyotoTime
     public static ValueTask<T> Timeout<T>(TimeSpan timeout, Func<CancellationToken, ValueTask<T>> operation, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(operation);
-        TimeDriver driver = Driver;
-        return TimeoutCore(driver, driver.Clock.Now() + timeout, timeout, operation, cancellationToken);
+        return TimeoutCore(Driver, deadline: null, timeout, operation, cancellationToken);
     }
 
     /// <summary>Like <see cref="Timeout{T}(TimeSpan, Func{CancellationToken, ValueTask{T}}, CancellationToken)"/> with a deadline.</summary>
@@ -92,10 +91,15 @@ public static class KyotoTime
         }, cancellationToken).ConfigureAwait(true);
     }
 
-    private static ValueTask<T> TimeoutCore<T>(TimeDriver driver, Instant deadline, TimeSpan timeout, Func<CancellationToken, ValueTask<T>> operation, CancellationToken cancellationToken)
+    /// <summary>
+    /// The deadline is <paramref name="deadline"/>, or now + <paramref name="timeout"/> when null. The clock is
+    /// read only when the operation goes pending: a ready operation costs no clock read and no timer.
+    /// </summary>
+    private static ValueTask<T> TimeoutCore<T>(TimeDriver driver, Instant? deadline, TimeSpan timeout, Func<CancellationToken, ValueTask<T>> operation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (deadline <= driver.Clock.Now())
+        bool elapsed = deadline is { } at ? at <= driver.Clock.Now() : timeout <= TimeSpan.Zero;
+        if (elapsed)
         {
             // Already elapsed: the operation still gets a chance to complete synchronously.
             ValueTask<T> immediate = operation(new CancellationToken(canceled: true));
@@ -125,7 +129,7 @@ public static class KyotoTime
             return pending;
         }
 
-        guard.Arm(deadline);
+        guard.Arm(deadline ?? driver.Clock.Now() + timeout);
         return AwaitWithGuard(pending, guard, timeout, cancellationToken);
     }
 
