@@ -79,7 +79,7 @@ public abstract class BlockingPoolTests : RuntimeTestBase
         [Fact]
         public void BlockInPlace_ThenShutdown_ReturnsTrue()
         {
-            var rt = NewRuntime();
+            using var rt = NewRuntime();
             rt.BlockOnBounded(async () =>
             {
                 await KyotoTask.Yield();

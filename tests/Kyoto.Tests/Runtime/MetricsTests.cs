@@ -15,7 +15,7 @@ public abstract class MetricsTests : RuntimeTestBase
         {
             int hooks = 0;
             using var parked = new CountdownEvent(2);
-            var rt = NewRuntime(b => b.OnThreadPark = () =>
+            using var rt = NewRuntime(b => b.OnThreadPark = () =>
             {
                 if (Interlocked.Increment(ref hooks) <= 2)
                 {
@@ -67,7 +67,7 @@ public abstract class MetricsTests : RuntimeTestBase
         [Fact]
         public void GetWorkerTotalBusyDuration_AfterWork_CoversTheWork()
         {
-            var rt = NewRuntime(b => b.WorkerThreads = 1);
+            using var rt = NewRuntime(b => b.WorkerThreads = 1);
             Bounded.Join(rt.Spawn(async () =>
             {
                 long until = Environment.TickCount64 + 30;
@@ -225,17 +225,9 @@ public abstract class MetricsTests : RuntimeTestBase
         {
             for (int i = 0; i < 10; i++)
             {
-                var (tx, rx) = Oneshot.Create<int>();
+                (_, OneshotSender<int> tx) = await ParkedTask.SpawnAsync();
                 senders.Add(tx);
-                _ = KyotoTask.Spawn(async () =>
-                {
-                    await KyotoTask.Yield();
-                    await rx;
-                });
             }
-
-            await KyotoTask.Yield();
-            await KyotoTask.Yield();
         });
         Assert.True(rt.ShutdownBounded(Bounded.Timeout));
         Assert.Equal(0, rt.Metrics.AliveTasks);

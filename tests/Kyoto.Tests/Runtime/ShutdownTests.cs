@@ -139,39 +139,21 @@ public abstract class ShutdownTests : RuntimeTestBase
         }
     }
 
-    /// <summary>Spawns <paramref name="count"/> tasks that park on a oneshot nobody sends, and waits until all have started.</summary>
-    private static JoinHandle[] SpawnParked(Kyoto.Runtime rt, int count, Action onFinally, List<OneshotSender<int>> keepAlive)
+    /// <summary>
+    /// Spawns <paramref name="count"/> tasks that park on a oneshot nobody sends, one at a time, and returns
+    /// once all are parked (see <see cref="ParkedTask"/> for why the ready signal proves it).
+    /// </summary>
+    private static JoinHandle<int>[] SpawnParked(Kyoto.Runtime rt, int count, Action onFinally, List<OneshotSender<int>> keepAlive)
     {
         return rt.BlockOnBounded(async () =>
         {
-            var (allTx, allRx) = Oneshot.Create<bool>();
-            int started = 0;
-            var handles = new JoinHandle[count];
+            var handles = new JoinHandle<int>[count];
             for (int i = 0; i < count; i++)
             {
-                var (tx, rx) = Oneshot.Create<int>();
+                (handles[i], OneshotSender<int> tx) = await ParkedTask.SpawnAsync(onFinally);
                 keepAlive.Add(tx);
-                handles[i] = KyotoTask.Spawn(async () =>
-                {
-                    try
-                    {
-                        // End the first poll before signalling, so the task is registered when shutdown starts.
-                        await KyotoTask.Yield();
-                        if (Interlocked.Increment(ref started) == count)
-                        {
-                            allTx.TrySend(true);
-                        }
-
-                        await rx;
-                    }
-                    finally
-                    {
-                        onFinally();
-                    }
-                });
             }
 
-            await allRx;
             return handles;
         });
     }
@@ -182,11 +164,11 @@ public abstract class ShutdownTests : RuntimeTestBase
         using var rt = NewRuntime();
         int finallies = 0;
         var senders = new List<OneshotSender<int>>();
-        JoinHandle[] handles = SpawnParked(rt, 20, () => Interlocked.Increment(ref finallies), senders);
+        JoinHandle<int>[] handles = SpawnParked(rt, 20, () => Interlocked.Increment(ref finallies), senders);
 
         Assert.True(rt.ShutdownBounded(Bounded.Timeout));
         Assert.Equal(20, Volatile.Read(ref finallies));
-        foreach (JoinHandle h in handles)
+        foreach (JoinHandle<int> h in handles)
         {
             Assert.True(h.IsFinished);
             JoinException e = Bounded.JoinFails(h);
@@ -279,19 +261,58 @@ public abstract class ShutdownTests : RuntimeTestBase
             return h;
         });
 
-        bool clean;
-        try
-        {
-            // Shutdown must give up on the task after its timeout, even though the task always has work.
-            clean = Bounded.Run(() => rt.Shutdown(TimeSpan.FromMilliseconds(300)), "Shutdown(300 ms) of a runtime with a task that ignores abort", TimeSpan.FromSeconds(10));
-        }
-        finally
+        // Shutdown must give up on the task after its timeout, even though the task always has work. The
+        // loop is released only if Shutdown does not return (a hang): letting the abandoned task finish
+        // while a worker may still run it would hit the Debug.Fail of the skipped test below.
+        Task<bool> shutdown = Bounded.OnThread(() => rt.Shutdown(TimeSpan.FromMilliseconds(300)));
+        bool returned = Bounded.Finishes(shutdown, TimeSpan.FromSeconds(10));
+        if (!returned)
         {
             Volatile.Write(ref stop, true);
+            Bounded.Wait(shutdown, "Shutdown once the task was released");
         }
 
-        Assert.False(clean);
+        Assert.True(returned, "Shutdown(300 ms) did not return while a task kept yielding through foreign awaits");
+        Assert.False(shutdown.Result);
         Assert.True(Bounded.JoinFails(stubborn).IsCancelled);
+    }
+
+    [Fact(Skip = "BUG: crashes the test host. Shutdown completes a timed-out task as abandoned without waiting for the worker still running it (no time left for step 4); when that task's code then finishes, TaskCore's user-task continuation hits Debug.Fail (UserTask is null)")]
+    public void Shutdown_TimedOutTaskFinishesOnWorkerAfterShutdownReturned_DoesNotCrash()
+    {
+        using var rt = NewRuntime();
+        using var blocking = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        JoinHandle h = rt.BlockOnBounded(async () =>
+        {
+            var (startedTx, startedRx) = Oneshot.Create<bool>();
+            JoinHandle t = KyotoTask.Spawn(async () =>
+            {
+                await KyotoTask.Yield();
+                startedTx.TrySend(true);
+                await Task.Yield(); // resumes through the task's SynchronizationContext, outside Kyoto's abort
+                blocking.Set();
+                release.Wait(Bounded.Timeout); // still running on a worker when shutdown gives up
+            });
+            await startedRx;
+            return t;
+        });
+        Bounded.Wait(blocking, "the task to block its worker");
+        Assert.False(rt.ShutdownBounded(TimeSpan.FromMilliseconds(300)));
+        Assert.True(h.IsFinished); // completed as abandoned while its code still runs
+        release.Set(); // the task's code now finishes on the worker: must not assert or crash
+        Assert.True(Bounded.JoinFails(h).IsCancelled);
+    }
+
+    [Fact]
+    public void Shutdown_InfiniteTimeout_WaitsForUnwindingAndReturnsTrue()
+    {
+        using var rt = NewRuntime();
+        int finallies = 0;
+        var senders = new List<OneshotSender<int>>();
+        SpawnParked(rt, 5, () => Interlocked.Increment(ref finallies), senders);
+        Assert.True(Bounded.Run(() => rt.Shutdown(Timeout.InfiniteTimeSpan), "Shutdown(Infinite)"));
+        Assert.Equal(5, Volatile.Read(ref finallies));
     }
 
     [Fact]
@@ -432,7 +453,7 @@ public abstract class ShutdownTests : RuntimeTestBase
     [Fact]
     public void DisposeAsync_FromOutside_CompletesAfterShutdown()
     {
-        var rt = NewRuntime();
+        using var rt = NewRuntime();
         int finallies = 0;
         var senders = new List<OneshotSender<int>>();
         SpawnParked(rt, 3, () => Interlocked.Increment(ref finallies), senders);
@@ -447,9 +468,9 @@ public abstract class ShutdownTests : RuntimeTestBase
         using var rt = NewRuntime();
         int finallies = 0;
         var senders = new List<OneshotSender<int>>();
-        JoinHandle[] handles = SpawnParked(rt, 3, () => Interlocked.Increment(ref finallies), senders);
+        JoinHandle<int>[] handles = SpawnParked(rt, 3, () => Interlocked.Increment(ref finallies), senders);
         rt.ShutdownBackground();
-        foreach (JoinHandle h in handles)
+        foreach (JoinHandle<int> h in handles)
         {
             Assert.True(Bounded.JoinFails(h).IsCancelled);
         }

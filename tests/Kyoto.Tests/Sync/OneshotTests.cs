@@ -299,7 +299,7 @@ public class OneshotWithoutRuntimeTests
     }
 
     [Fact]
-    public void TryRecv_BeforeAndAfterSend()
+    public void TryRecv_BeforeAndAfterSend_FalseThenTheValue()
     {
         var (tx, rx) = Oneshot.Create<int>();
         Assert.False(rx.TryRecv(out int none));

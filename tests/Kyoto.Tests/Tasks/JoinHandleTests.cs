@@ -418,15 +418,8 @@ public abstract class JoinHandleTests : RuntimeTestBase
         using var rt = NewRuntime();
         JoinException e = rt.BlockOnBounded(async () =>
         {
-            var (tx, rx) = Oneshot.Create<int>();
-            JoinHandle<int> h = KyotoTask.Spawn(async () =>
-            {
-                await KyotoTask.Yield();
-                return await rx;
-            });
+            (JoinHandle<int> h, OneshotSender<int> tx) = await ParkedTask.SpawnAsync();
             AbortHandle abort = h.AbortHandle;
-            await KyotoTask.Yield();
-            await KyotoTask.Yield();
             Assert.False(abort.IsFinished);
             await Task.Run(abort.Abort);
             JoinException ex = await Assert.ThrowsAsync<JoinException>(async () => await h);

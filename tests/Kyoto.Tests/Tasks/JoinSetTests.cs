@@ -254,19 +254,8 @@ public abstract class JoinSetTests : RuntimeTestBase
             var senders = new List<OneshotSender<int>>();
             for (int i = 0; i < 5; i++)
             {
-                var (tx, rx) = Oneshot.Create<int>();
+                (_, OneshotSender<int> tx) = await ParkedTask.SpawnIntoAsync(set, () => Interlocked.Increment(ref finallies));
                 senders.Add(tx);
-                set.Spawn(async () =>
-                {
-                    try
-                    {
-                        return await rx;
-                    }
-                    finally
-                    {
-                        Interlocked.Increment(ref finallies);
-                    }
-                });
             }
 
             set.Spawn(async () =>
@@ -294,17 +283,10 @@ public abstract class JoinSetTests : RuntimeTestBase
             var senders = new List<OneshotSender<int>>();
             for (int i = 0; i < 10; i++)
             {
-                var (tx, rx) = Oneshot.Create<int>();
+                (_, OneshotSender<int> tx) = await ParkedTask.SpawnIntoAsync(set);
                 senders.Add(tx);
-                set.Spawn(async () =>
-                {
-                    await KyotoTask.Yield();
-                    return await rx;
-                });
             }
 
-            await KyotoTask.Yield();
-            await KyotoTask.Yield();
             set.AbortAll();
             int n = 0;
             while (await set.JoinNextAsync() is { } r)
@@ -332,23 +314,10 @@ public abstract class JoinSetTests : RuntimeTestBase
             var senders = new List<OneshotSender<int>>();
             for (int i = 0; i < 10; i++)
             {
-                var (tx, rx) = Oneshot.Create<int>();
+                (_, OneshotSender<int> tx) = await ParkedTask.SpawnIntoAsync(set, () => Interlocked.Increment(ref finallies));
                 senders.Add(tx);
-                set.Spawn(async () =>
-                {
-                    try
-                    {
-                        await KyotoTask.Yield();
-                        return await rx;
-                    }
-                    finally
-                    {
-                        Interlocked.Increment(ref finallies);
-                    }
-                });
             }
 
-            await KyotoTask.Yield();
             await set.ShutdownAsync();
             Assert.Equal(0, set.Count);
             Assert.Null(await set.JoinNextAsync());
@@ -399,16 +368,8 @@ public abstract class JoinSetTests : RuntimeTestBase
         rt.BlockOnBounded(async () =>
         {
             using var set = new JoinSet<int>();
-            var (tx, rx) = Oneshot.Create<int>();
-            var (tx2, rx2) = Oneshot.Create<int>();
-            AbortHandle victim = set.Spawn(async () =>
-            {
-                await KyotoTask.Yield();
-                return await rx;
-            });
-            set.Spawn(async () => await rx2);
-            await KyotoTask.Yield();
-            await KyotoTask.Yield();
+            (AbortHandle victim, OneshotSender<int> tx) = await ParkedTask.SpawnIntoAsync(set);
+            (_, OneshotSender<int> tx2) = await ParkedTask.SpawnIntoAsync(set);
             victim.Abort();
             JoinResult<int> first = (await set.JoinNextAsync())!.Value;
             Assert.Equal(victim.Id, first.Id);

@@ -73,3 +73,47 @@ internal sealed class BackgroundDriver : IDisposable
         Assert.True(Bounded.Finishes(_thread), "the background driver did not stop");
     }
 }
+
+/// <summary>
+/// Spawns, from inside a task, a task that parks on a oneshot and returns only once it is parked. The task
+/// sends a ready signal just before its await; the caller's continuation is then woken on the task's own
+/// worker (its LIFO slot, which other workers cannot steal; or the single queue of the current-thread
+/// flavour), so it runs only after the task's poll has ended at the await. An abort after this returns
+/// therefore always finds the task parked, never running.
+/// </summary>
+internal static class ParkedTask
+{
+    public static async Task<(Kyoto.Tasks.JoinHandle<int> Handle, Kyoto.Sync.OneshotSender<int> Release)> SpawnAsync(Action? onFinally = null)
+    {
+        var (tx, rx) = Kyoto.Sync.Oneshot.Create<int>();
+        var (readyTx, readyRx) = Kyoto.Sync.Oneshot.Create<bool>();
+        Kyoto.Tasks.JoinHandle<int> h = Kyoto.Tasks.KyotoTask.Spawn(() => Body(rx, readyTx, onFinally));
+        await readyRx;
+        return (h, tx);
+    }
+
+    /// <summary>The same, spawned into <paramref name="set"/>.</summary>
+    public static async Task<(Kyoto.Tasks.AbortHandle Handle, Kyoto.Sync.OneshotSender<int> Release)> SpawnIntoAsync(Kyoto.Tasks.JoinSet<int> set, Action? onFinally = null)
+    {
+        var (tx, rx) = Kyoto.Sync.Oneshot.Create<int>();
+        var (readyTx, readyRx) = Kyoto.Sync.Oneshot.Create<bool>();
+        Kyoto.Tasks.AbortHandle h = set.Spawn(() => Body(rx, readyTx, onFinally));
+        await readyRx;
+        return (h, tx);
+    }
+
+    private static async Task<int> Body(Kyoto.Sync.OneshotReceiver<int> rx, Kyoto.Sync.OneshotSender<bool> ready, Action? onFinally)
+    {
+        try
+        {
+            // End the first poll first, so the task is in the runtime's registry (what shutdown aborts).
+            await Kyoto.Tasks.KyotoTask.Yield();
+            ready.TrySend(true);
+            return await rx;
+        }
+        finally
+        {
+            onFinally?.Invoke();
+        }
+    }
+}
