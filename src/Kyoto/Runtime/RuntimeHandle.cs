@@ -161,7 +161,7 @@ public sealed class RuntimeHandle
         Scheduler.Spawn(core);
         if (Scheduler is CurrentThreadScheduler current)
         {
-            current.Drive(() => waiter.IsDone, Timeout.InfiniteTimeSpan);
+            current.DriveOrWait(() => waiter.IsDone, waiter.WaitHandle);
         }
 
         waiter.Wait();
@@ -173,6 +173,8 @@ public sealed class RuntimeHandle
         private readonly ManualResetEventSlim _done = new(false);
 
         internal bool IsDone => _done.IsSet;
+
+        internal WaitHandle WaitHandle => _done.WaitHandle;
 
         public void OnTaskCompleted(TaskCore task)
         {

@@ -47,7 +47,7 @@ internal interface IJoinListener
 /// <item>The object is queued once, at spawn. Join continuations travel in their own pooled
 /// <see cref="JoinWaiter"/>, so the task object stays small and is never in two queues.</item>
 /// <item>Abort is sticky (the abort flag never resets) and cooperative: it cancels the task's token
-/// and wakes the Kyoto awaitable in <see cref="ParkedOn"/>; every later Kyoto await throws.</item>
+/// and wakes the Kyoto awaitable it is parked on (<see cref="SetParkedOn"/>); every later Kyoto await throws.</item>
 /// </list>
 /// </remarks>
 internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
@@ -97,7 +97,21 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     internal ulong Id;
 
     /// <summary>The Kyoto awaitable the task is parked on (may be stale; <see cref="IAbortable.AbortWaiter"/> checks).</summary>
-    internal volatile IAbortable? ParkedOn;
+    private IAbortable? _parkedOn;
+
+    /// <summary>
+    /// Records the Kyoto awaitable the task is about to park on. Abort sets its flag and then reads this field;
+    /// the task writes this field and then reads the flag, both with full fences, so an abort that races with
+    /// parking is seen by at least one side and the parked task is always woken.
+    /// </summary>
+    internal void SetParkedOn(IAbortable waiter)
+    {
+        Interlocked.Exchange(ref _parkedOn, waiter);
+        if (IsAbortRequested)
+        {
+            waiter.AbortWaiter(this);
+        }
+    }
 
     /// <summary>Registry links; see <see cref="TaskRegistry"/>. Guarded by the registry shard's lock.</summary>
     internal TaskCore? RegistryPrev, RegistryNext;
@@ -252,13 +266,11 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
 
     private static readonly Action s_onUserTaskCompleted = static () =>
     {
+        // UserTask is null when the task was already completed another way: abandoned by a shutdown whose
+        // time ran out while this code was still running on a worker. Nothing is left to do then.
         if (SynchronizationContext.Current is TaskCore self && self.UserTask is { } task)
         {
             self.CompleteFromTask(task);
-        }
-        else
-        {
-            Debug.Fail("user-task continuation ran outside its task's context");
         }
     };
 
@@ -320,7 +332,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
         }
 
         Scheduler.OnTaskCompleted();
-        ParkedOn = null;
+        Volatile.Write(ref _parkedOn, null);
 
         if (outcome == OutcomeFaulted && error is not null)
         {
@@ -353,7 +365,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
             CancelToken(cts);
         }
 
-        ParkedOn?.AbortWaiter(this);
+        Volatile.Read(ref _parkedOn)?.AbortWaiter(this);
     }
 
     private void CancelToken(CancellationTokenSource cts)
@@ -383,23 +395,14 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
         object? previous = Interlocked.CompareExchange(ref _joiner, waiter, null);
         if (previous is null)
         {
-            if (owner is not null)
-            {
-                owner.ParkedOn = this;
-            }
-
+            owner?.SetParkedOn(this);
             return;
         }
 
-        if (ReferenceEquals(previous, s_joinCompleted))
-        {
-            waiter.Dispatch(yieldIfCompleted);
-            return;
-        }
-
-        waiter.Return();
-        throw new InvalidOperationException(
-            $"Task {Id} is already being awaited. A join handle can be awaited by one waiter at a time; use AbortHandle or a JoinSet to share a task.");
+        // Completed: resume now. Already awaited by someone else: resume now too, and GetResult, seeing the
+        // task unfinished and the awaiter not aborted, throws InvalidOperationException. (Throwing from
+        // OnCompleted itself would escape to the thread pool and crash the process.)
+        waiter.Dispatch(ReferenceEquals(previous, s_joinCompleted) && yieldIfCompleted);
     }
 
     /// <summary>Makes <paramref name="listener"/> the task's joiner. Called once, before the task can be awaited.</summary>
@@ -434,8 +437,15 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     {
         if (!IsCompleted)
         {
-            // Only a joiner woken by its own abort gets here.
-            throw new TaskAbortedException(RuntimeContext.CurrentOrNull?.CurrentTask is { } t ? new TaskId(t.Id) : null);
+            // Resumed before the task finished: either the awaiting task was aborted, or the handle was
+            // already being awaited by another waiter.
+            if (RuntimeContext.CurrentOrNull?.CurrentTask is { IsAbortRequested: true } aborted)
+            {
+                throw new TaskAbortedException(new TaskId(aborted.Id));
+            }
+
+            throw new InvalidOperationException(
+                $"Task {Id} is already being awaited. A join handle can be awaited by one waiter at a time; use AbortHandle or a JoinSet to share a task.");
         }
 
         switch (_outcome)

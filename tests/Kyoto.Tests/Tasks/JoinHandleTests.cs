@@ -290,21 +290,26 @@ public abstract class JoinHandleTests : RuntimeTestBase
     }
 
     [Fact]
-    public void Await_TwoWaitersAtOnce_SecondRegistrationThrowsAndFirstStillResumes()
+    public void Await_TwoWaitersAtOnce_SecondResumesAtOnceAndThrowsFirstStillResumes()
     {
         using var rt = NewRuntime();
         var (tx, rx) = Oneshot.Create<int>();
         JoinHandle<int> h = rt.Spawn(async () => await rx);
         using var firstResumed = new ManualResetEventSlim();
-        bool secondResumed = false;
+        using var secondResumed = new ManualResetEventSlim();
 
-        // Register the waiters directly on the awaiter: an exception from OnCompleted inside an `async`
-        // method is rethrown on the thread pool by the BCL (see the skipped test below).
+        // Register the waiters directly on the awaiter. The second registration must not throw (an exception
+        // from OnCompleted inside an `async` method is rethrown on the thread pool and crashes the process):
+        // its continuation runs at once and GetResult throws InvalidOperationException instead.
         Bounded.Run(() =>
         {
             h.GetAwaiter().UnsafeOnCompleted(firstResumed.Set);
-            Assert.Throws<InvalidOperationException>(() => h.GetAwaiter().UnsafeOnCompleted(() => secondResumed = true));
+            h.GetAwaiter().UnsafeOnCompleted(secondResumed.Set);
         }, "registering two waiters on a plain thread");
+
+        Bounded.Wait(secondResumed, "the refused second waiter to be resumed");
+        Assert.False(firstResumed.IsSet);
+        Assert.Throws<InvalidOperationException>(() => h.GetAwaiter().GetResult());
 
         tx.TrySend(5);
         if (!IsMultiThread)
@@ -313,11 +318,10 @@ public abstract class JoinHandleTests : RuntimeTestBase
         }
 
         Assert.True(firstResumed.Wait(TimeSpan.FromSeconds(10)), "the first waiter lost its continuation when the second was refused");
-        Assert.False(secondResumed);
         Assert.Equal(5, Bounded.Join(h));
     }
 
-    [Fact(Skip = "BUG: a second concurrent `await` of a JoinHandle throws from OnCompleted; the BCL rethrows that on the thread pool and the process crashes")]
+    [Fact]
     public void Await_TwoWaitersAtOnceInTasks_SecondAwaitThrowsInvalidOperationException()
     {
         using var rt = NewRuntime();
@@ -325,11 +329,13 @@ public abstract class JoinHandleTests : RuntimeTestBase
         Exception? second = rt.BlockOnBounded(async () =>
         {
             JoinHandle<int> h = KyotoTask.Spawn(async () => await rx);
-            JoinHandle<int> first = KyotoTask.Spawn(async () => await h);
-            await KyotoTask.Yield();
+
+            // The first waiter registers deterministically (directly on the awaiter), then this task awaits too.
+            var firstResumed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            h.GetAwaiter().UnsafeOnCompleted(() => firstResumed.SetResult(h.GetAwaiter().GetResult()));
             Exception? e = await Record.ExceptionAsync(async () => await h);
             tx.TrySend(1);
-            Assert.Equal(1, await first);
+            Assert.Equal(1, await firstResumed.Task);
             return e;
         });
         Assert.IsType<InvalidOperationException>(second);

@@ -10,7 +10,8 @@ namespace Kyoto.Scheduling;
 /// <para>Invariants:</para>
 /// <list type="number">
 /// <item>The core (<see cref="_core"/> and its local queue) is driven by at most one thread at a time, the one
-/// holding <see cref="_coreLock"/>. A second concurrent <c>BlockOn</c> waits for the core.</item>
+/// holding <see cref="_coreLock"/>. A second concurrent <c>BlockOn</c> does not need the core to finish: the
+/// driving thread runs its root task too. It waits for its root or for the core to be free (then drives).</item>
 /// <item>Anything scheduled from a thread that does not hold the core goes through the injection queue and
 /// unparks the core's parker, so a driving thread parked with nothing to do always wakes.</item>
 /// <item>Tasks spawned while nobody drives wait in the queues until the next <c>BlockOn</c> (as in Tokio).</item>
@@ -19,6 +20,7 @@ namespace Kyoto.Scheduling;
 internal sealed class CurrentThreadScheduler : Scheduler
 {
     private readonly object _coreLock = new();
+    private readonly ManualResetEventSlim _coreFree = new(true);
     private readonly Core _core;
     private readonly InjectQueue _inject = new();
     private readonly Parker _parker;
@@ -57,7 +59,7 @@ internal sealed class CurrentThreadScheduler : Scheduler
 
     /// <summary>Drives the runtime on the calling thread until <paramref name="done"/> returns true.</summary>
     /// <returns>False if another thread held the core for the whole <paramref name="timeout"/>.</returns>
-    internal bool Drive(Func<bool> done, TimeSpan timeout)
+    internal bool Drive(Func<bool> done, TimeSpan timeout, bool onlyIfFree = false)
     {
         RuntimeContext ctx = RuntimeContext.Current;
         if (ctx.Worker is not null)
@@ -66,11 +68,12 @@ internal sealed class CurrentThreadScheduler : Scheduler
         }
 
         long deadline = timeout < TimeSpan.Zero ? long.MaxValue : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        if (!Monitor.TryEnter(_coreLock, timeout < TimeSpan.Zero ? Timeout.InfiniteTimeSpan : timeout))
+        if (!Monitor.TryEnter(_coreLock, onlyIfFree ? TimeSpan.Zero : timeout < TimeSpan.Zero ? Timeout.InfiniteTimeSpan : timeout))
         {
             return false;
         }
 
+        _coreFree.Reset();
         try
         {
             SynchronizationContext? previousContext = SynchronizationContext.Current;
@@ -95,9 +98,27 @@ internal sealed class CurrentThreadScheduler : Scheduler
         finally
         {
             Monitor.Exit(_coreLock);
+            _coreFree.Set();
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// <c>BlockOn</c>'s wait: drive the core when it is free, otherwise wait for the root to finish (the thread
+    /// driving the core runs it) or for the core to be released.
+    /// </summary>
+    internal void DriveOrWait(Func<bool> done, WaitHandle doneHandle)
+    {
+        while (!done() && !IsStopped)
+        {
+            if (Drive(done, Timeout.InfiniteTimeSpan, onlyIfFree: true))
+            {
+                continue;
+            }
+
+            WaitHandle.WaitAny([doneHandle, _coreFree.WaitHandle]);
+        }
     }
 
     private void RunLoop(RuntimeContext ctx, Func<bool> done, long deadline)
@@ -111,6 +132,10 @@ internal sealed class CurrentThreadScheduler : Scheduler
             if (tick % (uint)eventInterval == 0)
             {
                 Time.PollIfFree();
+                if (deadline != long.MaxValue && Environment.TickCount64 >= deadline)
+                {
+                    return; // a bounded drive (shutdown) ends on time even if tasks keep the core busy
+                }
             }
 
             IWorkItem? item = tick % (uint)gqi == 0
@@ -130,6 +155,8 @@ internal sealed class CurrentThreadScheduler : Scheduler
                 return;
             }
 
+            ctx.CurrentTask = null;
+            SynchronizationContext.SetSynchronizationContext(DefaultContext);
             Options.OnThreadPark?.Invoke();
             _core.ParkCount++;
             _parker.Park(deadline == long.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(deadline - now));
@@ -148,9 +175,14 @@ internal sealed class CurrentThreadScheduler : Scheduler
             return Registry.IsEmptyAfterClose;
         }
 
-        // Drive the loop here so aborted tasks unwind (a BlockOn in progress elsewhere finishes first).
-        Drive(() => Registry.IsEmptyAfterClose, timeout);
-        return Registry.IsEmptyAfterClose;
+        // Aborted tasks unwind only if someone drives the core. Drive it on a thread of its own, so that a task
+        // that blocks the core cannot hold shutdown past its timeout: if time runs out, that thread is left to
+        // leave the loop when the task returns (the runtime is stopped by then).
+        var drainer = CreateThread(() => Drive(() => Registry.IsEmptyAfterClose, timeout));
+        drainer.Name = "kyoto-shutdown-drain";
+        drainer.UnsafeStart();
+        bool finished = timeout < TimeSpan.Zero ? drainer.Join(Timeout.Infinite) : drainer.Join(timeout + TimeSpan.FromMilliseconds(50));
+        return finished && Registry.IsEmptyAfterClose;
     }
 
     protected override bool StopWorkers(TimeSpan timeout)

@@ -170,6 +170,13 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     {
         ArgumentNullException.ThrowIfNull(continuation);
         ValidateToken(token);
+        Action<object?>? existing = Volatile.Read(ref _continuation);
+        if (existing is not null && !ReferenceEquals(existing, s_completedSentinel))
+        {
+            // Misuse (a second concurrent await): refuse before touching the first waiter's state.
+            throw new InvalidOperationException("This Kyoto awaitable is already being awaited; a ValueTask may be awaited only once.");
+        }
+
         _scheduler = RuntimeContext.ContinuationScheduler(out _owner);
         if (_scheduler is null && (flags & ValueTaskSourceOnCompletedFlags.UseSchedulingContext) != 0)
         {
@@ -184,11 +191,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         Action<object?>? previous = Interlocked.CompareExchange(ref _continuation, continuation, null);
         if (previous is null)
         {
-            if (_owner is { } owner)
-            {
-                owner.ParkedOn = this;
-            }
-
+            _owner?.SetParkedOn(this);
             return;
         }
 
@@ -215,6 +218,10 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         T result = _result!;
         OnConsumed();
         error?.Throw();
+
+        // Abort is sticky: an aborted task's Kyoto awaits throw even when their value was ready (the value is
+        // dropped with the aborted task's code, as Tokio drops a future at its next await).
+        Coop.ThrowIfAborted();
         return result;
     }
 

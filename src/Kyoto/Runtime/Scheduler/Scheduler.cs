@@ -255,9 +255,9 @@ internal abstract class Scheduler
         {
             Options.OnUnhandledException?.Invoke(e);
         }
-        catch (Exception hookError)
+        catch (Exception)
         {
-            Debug.Fail("OnUnhandledException hook threw", hookError.ToString());
+            // A throwing hook must not take a worker down; the policy still applies below.
         }
 
         if (Options.UnhandledExceptionPolicy == UnhandledExceptionPolicy.ShutdownRuntime)
@@ -361,9 +361,9 @@ internal abstract class Scheduler
         {
             item.Discard();
         }
-        catch (Exception e)
+        catch (Exception)
         {
-            Debug.Fail("Discard threw", e.ToString());
+            // Discarding never runs user code; nothing useful can be done with a failure at shutdown.
         }
     }
 

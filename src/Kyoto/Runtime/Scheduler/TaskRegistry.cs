@@ -14,8 +14,9 @@ namespace Kyoto.Scheduling;
 /// sharded by task id; each shard's links and count change only under that shard's <see cref="TinyLock"/>.</item>
 /// <item>A task is added by the thread that ran its first poll, before the continuation that observes its
 /// completion is attached; it is removed by its completion. So a removal never precedes its add.</item>
-/// <item>Once <see cref="Close"/> has run, <see cref="TryAdd"/> fails: the caller aborts the task itself,
-/// so no task escapes the shutdown's abort sweep.</item>
+/// <item>Once <see cref="Close"/> has run, <see cref="TryAdd"/> still registers the task (so shutdown's last
+/// step can complete it if it never unwinds) but returns false: the caller aborts the task itself, so no task
+/// escapes the abort sweep.</item>
 /// </list>
 /// </remarks>
 internal sealed class TaskRegistry
@@ -48,15 +49,15 @@ internal sealed class TaskRegistry
 
     internal bool IsClosed => _closed;
 
-    /// <summary>Registers a task; false once the registry is closed.</summary>
+    /// <summary>Registers a task; returns false (the task is registered all the same) once the registry is closed.</summary>
     internal bool TryAdd(TaskCore task)
     {
         Shard shard = _shards[(int)(task.Id & (ShardCount - 1))];
         shard.Enter();
-        if (_closed)
+        bool open = !_closed;
+        if (!open)
         {
-            shard.Exit();
-            return false;
+            _emptyAfterClose.Reset();
         }
 
         task.RegistryNext = shard.Head;
@@ -69,7 +70,7 @@ internal sealed class TaskRegistry
         task.IsRegistered = true;
         shard.Count++;
         shard.Exit();
-        return true;
+        return open;
     }
 
     internal void Remove(TaskCore task)

@@ -320,6 +320,10 @@ internal sealed class Worker : WorkerBase
 
     private void Park()
     {
+        // No task runs while the worker is parked: hooks and drivers see no current task.
+        RuntimeContext ctx = RuntimeContext.Current;
+        ctx.CurrentTask = null;
+        SynchronizationContext.SetSynchronizationContext(Sched.DefaultContext);
         Sched.Options.OnThreadPark?.Invoke();
         ParkCount++;
         long now = Stopwatch.GetTimestamp();

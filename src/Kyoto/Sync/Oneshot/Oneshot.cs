@@ -36,22 +36,23 @@ internal sealed class OneshotCore<T> : KyotoValueTaskSource<T>
 {
     internal volatile bool ReceiverClosed;
     internal volatile bool SenderDone;
-    private KyotoValueTaskSource<bool>? _closedWaiter;
+    private TaskCompletionSource? _closed;
 
-    internal KyotoValueTaskSource<bool> ClosedWaiter
+    /// <summary>Completes when the receiver closes; created on first use, shared by every caller.</summary>
+    internal Task Closed
     {
         get
         {
-            if (_closedWaiter is null)
+            if (Volatile.Read(ref _closed) is null)
             {
-                var created = new KyotoValueTaskSource<bool>();
-                if (Interlocked.CompareExchange(ref _closedWaiter, created, null) is null && ReceiverClosed)
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (Interlocked.CompareExchange(ref _closed, created, null) is null && ReceiverClosed)
                 {
-                    created.TrySetResult(true);
+                    created.TrySetResult();
                 }
             }
 
-            return _closedWaiter!;
+            return _closed!.Task;
         }
     }
 
@@ -61,7 +62,7 @@ internal sealed class OneshotCore<T> : KyotoValueTaskSource<T>
     {
         ReceiverClosed = true;
         TrySetException(error);
-        Volatile.Read(ref _closedWaiter)?.TrySetResult(true);
+        Volatile.Read(ref _closed)?.TrySetResult();
     }
 
     protected override void OnCancellationRequested(Exception error) => CloseReceiver(error);
@@ -95,7 +96,7 @@ public sealed class OneshotSender<T> : IDisposable
 
     /// <summary>Completes when the receiver closes the channel or stops waiting.</summary>
     /// <remarks><b>Cancel safety:</b> waiting can be abandoned freely; nothing is lost.</remarks>
-    public Task ClosedAsync() => _core.ClosedWaiter.AsValueTask().AsTask();
+    public Task ClosedAsync() => _core.Closed;
 
     /// <summary>Closes the channel if no value was sent: the receiver then throws <see cref="ClosedChannelException"/>.</summary>
     public void Dispose()
