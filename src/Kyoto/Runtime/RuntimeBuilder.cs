@@ -101,7 +101,7 @@ public sealed class RuntimeBuilder
 
     internal Scheduler CreateScheduler()
     {
-        int workers = WorkerThreads ?? DefaultWorkerThreads();
+        int workers = Flavor == RuntimeFlavor.CurrentThread ? 1 : WorkerThreads ?? DefaultWorkerThreads();
         if (workers < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(WorkerThreads), workers, "WorkerThreads must be at least 1.");

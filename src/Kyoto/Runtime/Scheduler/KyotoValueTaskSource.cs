@@ -15,9 +15,10 @@ namespace Kyoto.Scheduling;
 /// <para>Invariants:</para>
 /// <list type="number">
 /// <item>One await per <see cref="Version"/>: <see cref="Reset"/> bumps the version; a stale token throws.</item>
-/// <item>Exactly one completion wins (<c>_completed</c> CAS); the result is written before
-/// <c>_continuation</c> swaps to the sentinel (full fence), and the continuation is queued by whichever of
-/// completion and registration comes second.</item>
+/// <item>Exactly one completion wins (<c>_completed</c> 0 → 1 by CAS); it writes the result, then publishes
+/// it (<c>_completed</c> = 2, release) before <c>_continuation</c> swaps to the sentinel (full fence). Readers
+/// (<see cref="IsCompleted"/>, <see cref="GetResult"/>) trust only state 2, so a value is never read half
+/// written. The continuation is queued by whichever of completion and registration comes second.</item>
 /// <item>Once queued, the source touches none of its fields after invoking the continuation: the continuation
 /// may call <see cref="GetResult"/>, which may return the source to a pool.</item>
 /// <item>Abort of the owning task (<see cref="IAbortable.AbortWaiter"/>) and cancellation of the token go through
@@ -48,8 +49,12 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     /// <summary>The token of the current await.</summary>
     internal short Version => _version;
 
-    /// <summary>True once a completion has won.</summary>
-    internal bool IsCompleted => Volatile.Read(ref _completed) != 0;
+    private const int Pending = 0;
+    private const int Completing = 1;
+    private const int Completed = 2;
+
+    /// <summary>True once a completion has been published (its result is readable).</summary>
+    internal bool IsCompleted => Volatile.Read(ref _completed) == Completed;
 
     /// <summary>A <see cref="ValueTask{TResult}"/> over the current version.</summary>
     internal ValueTask<T> AsValueTask() => new(this, _version);
@@ -94,12 +99,13 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     /// <summary>Completes with a result; false if already completed.</summary>
     internal bool TrySetResult(T result)
     {
-        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        if (Interlocked.CompareExchange(ref _completed, Completing, Pending) != Pending)
         {
             return false;
         }
 
         _result = result;
+        Volatile.Write(ref _completed, Completed);
         Signal();
         return true;
     }
@@ -107,12 +113,13 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     /// <summary>Completes with an exception; false if already completed.</summary>
     internal bool TrySetException(Exception error)
     {
-        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        if (Interlocked.CompareExchange(ref _completed, Completing, Pending) != Pending)
         {
             return false;
         }
 
         _error = ExceptionDispatchInfo.Capture(error);
+        Volatile.Write(ref _completed, Completed);
         Signal();
         return true;
     }
