@@ -40,12 +40,12 @@ internal interface IJoinListener
 /// <item>The object is kept small because every spawn allocates one and a burst of spawned tasks survives a
 /// gen0 collection: fields whose lives do not overlap share a slot (the user's delegate, then the task it
 /// returned; the captured execution context, then the exception), and the flags share one int.</item>
-/// <item><c>_joiner</c> is null, a <see cref="JoinWaiter"/> (one awaiting continuation, fully written
+/// <item><c>_joiner</c> is null, an <see cref="ActionWorkItem"/> (one awaiting continuation, fully written
 /// before it is published by CAS), an <see cref="IJoinListener"/>, or the completed sentinel (terminal,
 /// set by completion). Whoever swaps a waiter or listener out owns delivering it: completion, or the
 /// joiner's own abort (which swaps it back to null).</item>
 /// <item>The object is queued once, at spawn. Join continuations travel in their own pooled
-/// <see cref="JoinWaiter"/>, so the task object stays small and is never in two queues.</item>
+/// <see cref="ActionWorkItem"/>, so the task object stays small and is never in two queues.</item>
 /// <item>Abort is sticky (the abort flag never resets) and cooperative: it cancels the task's token
 /// and wakes the Kyoto awaitable it is parked on (<see cref="SetParkedOn"/>); every later Kyoto await throws.</item>
 /// </list>
@@ -340,7 +340,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
         }
 
         object? joiner = Interlocked.Exchange(ref _joiner, s_joinCompleted);
-        if (joiner is JoinWaiter waiter)
+        if (joiner is ActionWorkItem waiter)
         {
             waiter.Dispatch(isYield: false);
         }
@@ -391,7 +391,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
             RuntimeContext.WrapForForeignContext(ref continuation, ref state);
         }
 
-        JoinWaiter waiter = JoinWaiter.Rent(continuation, state, owner, scheduler, flowExecutionContext ? ExecutionContext.Capture() : null);
+        ActionWorkItem waiter = ActionWorkItem.Rent(continuation, state, owner, scheduler, flowExecutionContext ? ExecutionContext.Capture() : null);
         object? previous = Interlocked.CompareExchange(ref _joiner, waiter, null);
         if (previous is null)
         {
@@ -424,7 +424,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     {
         // The joiner (owner) is aborted while awaiting this task: take its waiter back and resume it now;
         // its GetResult sees this task unfinished and throws TaskAbortedException.
-        if (Volatile.Read(ref _joiner) is JoinWaiter waiter
+        if (Volatile.Read(ref _joiner) is ActionWorkItem waiter
             && ReferenceEquals(waiter.Owner, owner)
             && ReferenceEquals(Interlocked.CompareExchange(ref _joiner, null, waiter), waiter))
         {

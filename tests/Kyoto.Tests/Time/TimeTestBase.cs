@@ -413,7 +413,13 @@ public abstract class TimeTestBase : RuntimeTestBase
             JoinHandle[] handles = new[] { 1, 5, 10 }
                 .Select(m => KyotoTask.Spawn(async () => await KyotoTime.Sleep(TimeSpan.FromMinutes(m))))
                 .ToArray();
-            await KyotoTask.Yield();
+
+            // Wait (yielding, so the runtime is never idle and time cannot jump) until all three sleeps are armed.
+            for (int spins = 0; rt.Scheduler.Time.TimerCount < 3; spins++)
+            {
+                Assert.True(spins < 1_000_000, "the sleepers never armed their timers");
+                await KyotoTask.Yield();
+            }
 
             await KyotoTime.AdvanceAsync(TimeSpan.FromMinutes(6));
             await handles[0];

@@ -1,3 +1,4 @@
+
 namespace Kyoto.Scheduling;
 
 /// <summary>
@@ -12,7 +13,7 @@ namespace Kyoto.Scheduling;
 internal sealed class InjectQueue
 {
     private TinyLock _lock; // guards _items and _head; never held around anything that blocks
-    private IWorkItem?[] _items = new IWorkItem?[256];
+    private WorkSlot[] _items = new WorkSlot[256];
     private int _head; // index of the first item; guarded by _lock
     private volatile int _count; // written under _lock
 
@@ -44,12 +45,12 @@ internal sealed class InjectQueue
             Grow();
         }
 
-        _items[(_head + count) & (_items.Length - 1)] = item;
+        _items[(_head + count) & (_items.Length - 1)].Item = item;
         _count = count + 1;
     }
 
     /// <summary>Pushes the ring slots <c>[first, first + n)</c> of a local queue's buffer and one more item.</summary>
-    internal void PushOverflow(IWorkItem?[] ring, uint first, uint n, uint mask, IWorkItem extra)
+    internal void PushOverflow(WorkSlot[] ring, uint first, uint n, uint mask, IWorkItem extra)
     {
         _lock.Enter();
         try
@@ -57,8 +58,8 @@ internal sealed class InjectQueue
             for (uint i = 0; i < n; i++)
             {
                 uint idx = (first + i) & mask;
-                PushUnsynchronized(ring[idx]!);
-                ring[idx] = null;
+                PushUnsynchronized(ring[idx].Item!);
+                ring[idx].Item = null;
             }
 
             PushUnsynchronized(extra);
@@ -71,11 +72,11 @@ internal sealed class InjectQueue
 
     private void Grow()
     {
-        var bigger = new IWorkItem?[_items.Length * 2];
+        var bigger = new WorkSlot[_items.Length * 2];
         int count = _count;
         for (int i = 0; i < count; i++)
         {
-            bigger[i] = _items[(_head + i) & (_items.Length - 1)];
+            bigger[i].Item = _items[(_head + i) & (_items.Length - 1)].Item;
         }
 
         _items = bigger;
@@ -108,8 +109,8 @@ internal sealed class InjectQueue
             return null;
         }
 
-        IWorkItem? item = _items[_head];
-        _items[_head] = null;
+        IWorkItem? item = _items[_head].Item;
+        _items[_head].Item = null;
         _head = (_head + 1) & (_items.Length - 1);
         _count = count - 1;
         return item;
@@ -118,7 +119,7 @@ internal sealed class InjectQueue
     /// <summary>
     /// Pops up to <paramref name="max"/> items under one lock into <paramref name="into"/>; returns how many.
     /// </summary>
-    internal int PopBatch(IWorkItem?[] into, int max)
+    internal int PopBatch(WorkSlot[] into, int max)
     {
         if (_count == 0)
         {
@@ -131,7 +132,7 @@ internal sealed class InjectQueue
             int n = Math.Min(max, _count);
             for (int i = 0; i < n; i++)
             {
-                into[i] = PopUnsynchronized();
+                into[i].Item = PopUnsynchronized();
             }
 
             return n;

@@ -254,14 +254,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
             RuntimeContext.Current.EnterTask(_owner, scheduler);
         }
 
-        if (ec is null)
-        {
-            continuation(state);
-        }
-        else
-        {
-            ExecutionContext.Run(ec, static s => { var (c, st) = ((Action<object?>, object?))s!; c(st); }, (continuation, state));
-        }
+        ActionCallbacks.Run(continuation, state, ec);
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Kyoto.Scheduling;
@@ -28,7 +29,7 @@ internal sealed class LocalQueue
     /// <summary>Tokio's capacity: large enough to absorb bursts, small enough that a steal is cheap.</summary>
     internal const int DefaultCapacity = 256;
 
-    private readonly IWorkItem?[] _buffer;
+    private readonly WorkSlot[] _buffer;
     private readonly uint _mask;
     private readonly int _capacity;
 
@@ -43,13 +44,15 @@ internal sealed class LocalQueue
         Debug.Assert(capacity >= 4 && (capacity & (capacity - 1)) == 0, "capacity must be a power of two >= 4");
         _capacity = capacity;
         _mask = (uint)capacity - 1;
-        _buffer = new IWorkItem?[capacity];
+        _buffer = new WorkSlot[capacity];
     }
 
     internal int Capacity => _capacity;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Pack(uint steal, uint real) => ((ulong)steal << 32) | real;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (uint Steal, uint Real) Unpack(ulong packed) => ((uint)(packed >> 32), (uint)packed);
 
     /// <summary>Number of items (racy when read by a non-owner).</summary>
@@ -85,7 +88,7 @@ internal sealed class LocalQueue
             uint tail = (uint)_tail.Value;
             if (tail - steal < (uint)_capacity)
             {
-                _buffer[tail & _mask] = item;
+                _buffer[tail & _mask].Item = item;
                 Volatile.Write(ref _tail.Value, (int)(tail + 1));
                 return;
             }
@@ -140,8 +143,8 @@ internal sealed class LocalQueue
             if (actual == head)
             {
                 uint idx = real & _mask;
-                IWorkItem? item = _buffer[idx];
-                _buffer[idx] = null;
+                IWorkItem? item = _buffer[idx].Item;
+                _buffer[idx].Item = null;
                 return item;
             }
 
@@ -172,8 +175,8 @@ internal sealed class LocalQueue
         // Keep the last stolen item to return; publish the others.
         n--;
         uint retIdx = (dstTail + n) & dst._mask;
-        IWorkItem? ret = dst._buffer[retIdx];
-        dst._buffer[retIdx] = null;
+        IWorkItem? ret = dst._buffer[retIdx].Item;
+        dst._buffer[retIdx].Item = null;
         if (n > 0)
         {
             Volatile.Write(ref dst._tail.Value, (int)(dstTail + n));
@@ -218,8 +221,8 @@ internal sealed class LocalQueue
         for (uint i = 0; i < n; i++)
         {
             uint srcIdx = (first + i) & _mask;
-            dst._buffer[(dstTail + i) & dst._mask] = _buffer[srcIdx];
-            _buffer[srcIdx] = null;
+            dst._buffer[(dstTail + i) & dst._mask].Item = _buffer[srcIdx].Item;
+            _buffer[srcIdx].Item = null;
         }
 
         // Release the claimed range: steal catches up with real (which the owner may have moved on).

@@ -3,11 +3,17 @@ using Kyoto.Tasks;
 namespace Kyoto.Scheduling;
 
 /// <summary>
-/// A pooled work item that resumes an <see cref="Action"/> continuation (a yield, a deferred completion)
-/// on behalf of a task. Rented and returned on the same kind of thread (workers), so a small per-thread
-/// free list keeps it allocation-free once warm.
+/// A pooled work item that runs a continuation (a yield, a join-handle await, a timer callback) on behalf of a
+/// task. Rented and returned on the runtime's threads, so a small per-thread free list keeps it
+/// allocation-free once warm.
 /// </summary>
-internal sealed class ActionWorkItem : IWorkItem
+/// <remarks>
+/// Ownership: whoever rents an item dispatches it exactly once (or returns it unused). It is in at most one
+/// queue, and returns itself to the pool before invoking the continuation, touching no field afterwards.
+/// For a join-handle await the item is first published into <c>TaskCore._joiner</c>; whoever swaps it out
+/// (the task's completion or the joiner's own abort) owns dispatching it.
+/// </remarks>
+internal sealed class ActionWorkItem : IWorkItem, IThreadPoolWorkItem
 {
     private const int MaxPooledPerThread = 256;
 
@@ -20,11 +26,17 @@ internal sealed class ActionWorkItem : IWorkItem
     private ActionWorkItem? _nextFree;
     private Action<object?>? _callback;
     private object? _state;
-    private TaskCore? _owner;
     private Scheduler? _scheduler;
     private ExecutionContext? _ec;
 
-    internal static ActionWorkItem Rent(Action<object?> callback, object? state, TaskCore? owner, Scheduler scheduler, ExecutionContext? ec = null)
+    /// <summary>The task the continuation belongs to (null outside a task).</summary>
+    internal TaskCore? Owner { get; private set; }
+
+    /// <summary>
+    /// Rents an item. A null <paramref name="scheduler"/> means "outside any runtime": it is dispatched to the
+    /// .NET thread pool and runs without a task context.
+    /// </summary>
+    internal static ActionWorkItem Rent(Action<object?> callback, object? state, TaskCore? owner, Scheduler? scheduler, ExecutionContext? ec = null)
     {
         ActionWorkItem? item = t_free;
         if (item is not null)
@@ -40,43 +52,50 @@ internal sealed class ActionWorkItem : IWorkItem
 
         item._callback = callback;
         item._state = state;
-        item._owner = owner;
+        item.Owner = owner;
         item._scheduler = scheduler;
         item._ec = ec;
         return item;
     }
 
-    /// <summary>An <see cref="Action"/> continuation, as awaiters receive it.</summary>
-    internal static ActionWorkItem Rent(Action continuation, TaskCore? owner, Scheduler scheduler)
-        => Rent(ActionCallbacks.InvokeAction, continuation, owner, scheduler);
+    /// <summary>Queues the item on its runtime, or on the thread pool outside any runtime.</summary>
+    internal void Dispatch(bool isYield)
+    {
+        if (_scheduler is { } scheduler)
+        {
+            scheduler.Schedule(this, isYield);
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
 
     public void Execute()
     {
         Action<object?> callback = _callback!;
         object? state = _state;
-        TaskCore? owner = _owner;
-        Scheduler scheduler = _scheduler!;
+        TaskCore? owner = Owner;
+        Scheduler? scheduler = _scheduler;
         ExecutionContext? ec = _ec;
         Return();
 
-        RuntimeContext.Current.EnterTask(owner, scheduler);
-        if (ec is null)
+        if (scheduler is not null)
         {
-            callback(state);
+            RuntimeContext.Current.EnterTask(owner, scheduler);
         }
-        else
-        {
-            ExecutionContext.Run(ec, static s => { var (cb, st) = ((Action<object?>, object?))s!; cb(st); }, (callback, state));
-        }
+
+        ActionCallbacks.Run(callback, state, ec);
     }
 
     public void Discard() => Return();
 
-    private void Return()
+    /// <summary>Returns an item to the pool (also for an item rented and then not dispatched).</summary>
+    internal void Return()
     {
         _callback = null;
         _state = null;
-        _owner = null;
+        Owner = null;
         _scheduler = null;
         _ec = null;
         if (t_freeCount < MaxPooledPerThread)
@@ -93,6 +112,25 @@ internal static class ActionCallbacks
 {
     /// <summary>Invokes an <see cref="Action"/> passed as state.</summary>
     internal static readonly Action<object?> InvokeAction = static s => ((Action)s!).Invoke();
+
+    private static readonly ContextCallback s_runPair = static s =>
+    {
+        var (callback, state) = ((Action<object?>, object?))s!;
+        callback(state);
+    };
+
+    /// <summary>Runs a continuation, inside <paramref name="ec"/> when one was captured.</summary>
+    internal static void Run(Action<object?> callback, object? state, ExecutionContext? ec)
+    {
+        if (ec is null)
+        {
+            callback(state);
+        }
+        else
+        {
+            ExecutionContext.Run(ec, s_runPair, (callback, state));
+        }
+    }
 }
 
 /// <summary>A callback posted to a runtime's <see cref="SynchronizationContext"/>: one allocation, as in the BCL.</summary>

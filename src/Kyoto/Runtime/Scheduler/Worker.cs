@@ -22,7 +22,7 @@ internal sealed class Worker : WorkerBase
 
     private const int MaxBatch = 128;
 
-    private readonly IWorkItem?[] _batch = new IWorkItem?[MaxBatch];
+    private readonly WorkSlot[] _batch = new WorkSlot[MaxBatch];
     private readonly int _globalQueueInterval;
     private readonly int _eventInterval;
     private readonly bool _lifoEnabled;
@@ -257,12 +257,12 @@ internal sealed class Worker : WorkerBase
             return null;
         }
 
-        IWorkItem first = _batch[0]!;
-        _batch[0] = null;
+        IWorkItem first = _batch[0].Item!;
+        _batch[0].Item = null;
         for (int i = 1; i < got; i++)
         {
-            Queue.PushBack(_batch[i]!, inject);
-            _batch[i] = null;
+            Queue.PushBack(_batch[i].Item!, inject);
+            _batch[i].Item = null;
         }
 
         if (got > 1 || !inject.IsEmpty)
