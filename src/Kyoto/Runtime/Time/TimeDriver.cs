@@ -166,51 +166,51 @@ internal sealed class TimeDriver : IParkDriver
     /// <inheritdoc />
     public void Park(TimeSpan timeout, Parker parker)
     {
-        long? next;
+        long waitTicks;
         lock (_lock)
         {
-            next = NextWakeUnsynchronized();
-        }
-
-        // How long to sleep, in Stopwatch ticks (-1: until woken).
-        long waitTicks;
-        if (next is null)
-        {
-            waitTicks = -1;
-        }
-        else if (Clock.IsPaused)
-        {
-            if (IsIdle())
-            {
-                // Nothing can happen before the next timer: jump to it.
-                Clock.AdvanceTo(new Instant(next.Value));
-                waitTicks = 0;
-            }
-            else
+            // Reading the next deadline and publishing how long we sleep happen in one critical section:
+            // a registration either comes before (and is in the deadline) or after (and sees _parkedUntil and
+            // wakes us). Splitting them let a timer registered in between sleep until some later wake-up.
+            long? next = NextWakeUnsynchronized();
+            if (next is null)
             {
                 waitTicks = -1;
             }
-        }
-        else
-        {
-            waitTicks = Math.Max(0, next.Value - Clock.Now().Timestamp);
-        }
+            else if (Clock.IsPaused)
+            {
+                if (IsIdle())
+                {
+                    // Nothing can happen before the next timer: jump to it.
+                    Clock.AdvanceTo(new Instant(next.Value));
+                    waitTicks = 0;
+                }
+                else
+                {
+                    waitTicks = -1;
+                }
+            }
+            else
+            {
+                waitTicks = Math.Max(0, next.Value - Clock.Now().Timestamp);
+            }
 
-        if (timeout >= TimeSpan.Zero)
-        {
-            long limit = Instant.ToTimestamps(timeout);
-            waitTicks = waitTicks < 0 ? limit : Math.Min(waitTicks, limit);
+            if (timeout >= TimeSpan.Zero)
+            {
+                long limit = Instant.ToTimestamps(timeout);
+                waitTicks = waitTicks < 0 ? limit : Math.Min(waitTicks, limit);
+            }
+
+            if (waitTicks != 0)
+            {
+                _parkedUntil = waitTicks < 0 ? long.MaxValue - 1 : Clock.Now().Timestamp + waitTicks;
+            }
         }
 
         if (waitTicks == 0)
         {
             _signal.Drain();
             return;
-        }
-
-        lock (_lock)
-        {
-            _parkedUntil = waitTicks < 0 ? long.MaxValue - 1 : Clock.Now().Timestamp + waitTicks;
         }
 
         _signal.Wait(waitTicks);
