@@ -56,6 +56,14 @@ internal static class Coop
     internal static void YieldContinuation(Action continuation, bool flowExecutionContext)
     {
         ArgumentNullException.ThrowIfNull(continuation);
+        RuntimeContext? ctx = RuntimeContext.CurrentOrNull;
+        if (ctx?.Worker is { } worker && !flowExecutionContext)
+        {
+            // The common case, a task yielding on a worker: one context lookup, straight to the local queue.
+            worker.ScheduleLocal(ActionWorkItem.Rent(ctx, ActionCallbacks.InvokeAction, continuation, ctx.CurrentTask, worker.Scheduler), isYield: true);
+            return;
+        }
+
         Scheduler? scheduler = RuntimeContext.ContinuationScheduler(out TaskCore? owner);
         if (scheduler is null)
         {

@@ -36,6 +36,12 @@ internal sealed class RuntimeContext
     /// <summary>The runtime entered with <see cref="RuntimeHandle.Enter"/> on this thread, if any.</summary>
     internal Scheduler? Entered;
 
+    /// <summary>This thread's free list of pooled <see cref="ActionWorkItem"/>s.</summary>
+    internal ActionWorkItem? FreeActionItems;
+
+    /// <summary>Length of <see cref="FreeActionItems"/>.</summary>
+    internal int FreeActionItemCount;
+
     /// <summary>Task ids reserved for this thread: next to hand out, and the end of the block.</summary>
     internal ulong NextId, IdLimit;
 
