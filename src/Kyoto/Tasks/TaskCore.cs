@@ -176,10 +176,10 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
     // ---------------------------------------------------------------- running
 
     /// <inheritdoc />
-    public void Execute()
+    public void Execute(RuntimeContext ctx)
     {
         Debug.Assert(_status == StatusNotStarted, "a task object is queued only to start");
-        Start();
+        Start(ctx);
     }
 
     /// <inheritdoc />
@@ -192,10 +192,10 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
         }
     }
 
-    private void Start()
+    private void Start(RuntimeContext ctx)
     {
         _status = StatusRunning;
-        RuntimeContext.Current.EnterTask(this, Scheduler);
+        ctx.EnterTask(this, Scheduler);
         if (IsAbortRequested || Scheduler.IsShuttingDown)
         {
             CompleteWith(OutcomeCancelled, new TaskAbortedException(new TaskId(Id)));

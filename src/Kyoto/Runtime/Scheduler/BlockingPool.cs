@@ -154,7 +154,7 @@ internal sealed class BlockingPool
                 }
 
                 ctx.Budget = RuntimeContext.InitialBudget;
-                _scheduler.ExecuteSafe(item);
+                _scheduler.ExecuteSafe(item, ctx);
                 if (item is Kyoto.Tasks.TaskCore)
                 {
                     bool nowIdle;

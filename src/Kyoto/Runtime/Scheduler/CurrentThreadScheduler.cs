@@ -144,7 +144,7 @@ internal sealed class CurrentThreadScheduler : Scheduler
             if (item is not null)
             {
                 ctx.Budget = RuntimeContext.InitialBudget;
-                ExecuteSafe(item);
+                ExecuteSafe(item, ctx);
                 _core.PollCount++;
                 continue;
             }

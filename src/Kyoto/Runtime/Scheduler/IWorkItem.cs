@@ -11,8 +11,8 @@ namespace Kyoto.Scheduling;
 /// </remarks>
 internal interface IWorkItem
 {
-    /// <summary>Runs the item on the current thread.</summary>
-    void Execute();
+    /// <summary>Runs the item on the current thread, whose runtime context is <paramref name="ctx"/>.</summary>
+    void Execute(RuntimeContext ctx);
 
     /// <summary>
     /// Called instead of <see cref="Execute"/> when the runtime stops with the item still queued.

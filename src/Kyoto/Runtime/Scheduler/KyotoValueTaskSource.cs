@@ -143,7 +143,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         }
         else
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static s => ((KyotoValueTaskSource<T>)s!).Execute(), this, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static s => ((KyotoValueTaskSource<T>)s!).Execute(RuntimeContext.Current), this, preferLocal: false);
         }
     }
 
@@ -243,7 +243,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     }
 
     /// <inheritdoc />
-    public void Execute()
+    public void Execute(RuntimeContext ctx)
     {
         Action<object?> continuation = _continuation!;
         object? state = _continuationState;
@@ -251,7 +251,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         Scheduler? scheduler = _scheduler;
         if (scheduler is not null)
         {
-            RuntimeContext.Current.EnterTask(_owner, scheduler);
+            ctx.EnterTask(_owner, scheduler);
         }
 
         ActionCallbacks.Run(continuation, state, ec);

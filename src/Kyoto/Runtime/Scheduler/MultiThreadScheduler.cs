@@ -170,7 +170,7 @@ internal sealed class MultiThreadScheduler : Scheduler
     /// <summary>Runs a handed-off worker's loop on a blocking-pool thread.</summary>
     private sealed class WorkerRunItem(Worker worker) : IWorkItem
     {
-        public void Execute() => worker.Run();
+        public void Execute(RuntimeContext ctx) => worker.Run();
 
         public void Discard() => worker.Sched.OnWorkerDiscarded(worker);
     }

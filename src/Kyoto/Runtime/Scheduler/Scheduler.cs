@@ -236,11 +236,11 @@ internal abstract class Scheduler
     internal abstract IEnumerable<WorkerBase> AllWorkers { get; }
 
     /// <summary>Runs an item, routing an exception that escapes it (an <c>async void</c> method's) to the policy.</summary>
-    internal void ExecuteSafe(IWorkItem item)
+    internal void ExecuteSafe(IWorkItem item, RuntimeContext ctx)
     {
         try
         {
-            item.Execute();
+            item.Execute(ctx);
         }
         catch (Exception e)
         {

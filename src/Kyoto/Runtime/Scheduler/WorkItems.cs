@@ -71,14 +71,15 @@ internal sealed class ActionWorkItem : IWorkItem, IThreadPoolWorkItem
         }
     }
 
-    public void Execute()
+    void IThreadPoolWorkItem.Execute() => Execute(RuntimeContext.Current);
+
+    public void Execute(RuntimeContext ctx)
     {
         Action<object?> callback = _callback!;
         object? state = _state;
         TaskCore? owner = Owner;
         Scheduler? scheduler = _scheduler;
         ExecutionContext? ec = _ec;
-        RuntimeContext ctx = RuntimeContext.Current;
         Return(ctx);
 
         if (scheduler is not null)
@@ -137,9 +138,9 @@ internal static class ActionCallbacks
 /// <summary>A callback posted to a runtime's <see cref="SynchronizationContext"/>: one allocation, as in the BCL.</summary>
 internal sealed class PostedWorkItem(TaskCore? owner, Scheduler scheduler, SendOrPostCallback callback, object? state) : IWorkItem
 {
-    public void Execute()
+    public void Execute(RuntimeContext ctx)
     {
-        RuntimeContext.Current.EnterTask(owner, scheduler);
+        ctx.EnterTask(owner, scheduler);
         callback(state);
     }
 

@@ -171,7 +171,7 @@ internal sealed class Worker : WorkerBase
         }
 
         ctx.Budget = RuntimeContext.InitialBudget;
-        Sched.ExecuteSafe(item);
+        Sched.ExecuteSafe(item, ctx);
         PollCount++;
         if (!ReferenceEquals(ctx.Worker, this))
         {
@@ -194,7 +194,7 @@ internal sealed class Worker : WorkerBase
                 return true;
             }
 
-            Sched.ExecuteSafe(next);
+            Sched.ExecuteSafe(next, ctx);
             PollCount++;
             if (!ReferenceEquals(ctx.Worker, this))
             {
