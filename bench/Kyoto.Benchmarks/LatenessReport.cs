@@ -11,20 +11,19 @@ namespace Kyoto.Benchmarks;
 /// </summary>
 internal static class LatenessReport
 {
-    /// <summary>
-    /// Writes "<paramref name="method"/> lateness: mean X us, p99 Y us, early Z%" to the console.
-    /// </summary>
+    private static readonly Dictionary<string, List<(double Mean, double P99, double EarlyPct, double Max)>> s_runs = new();
+
+    /// <summary>Computes the statistics of one invocation (call from an <c>[IterationCleanup]</c>).</summary>
     /// <param name="method">The benchmark method the numbers belong to (<c>Bcl</c>, <c>Kyoto</c>).</param>
     /// <param name="lateTicks">
     /// Each timer's wake-up time minus its deadline, in <see cref="Stopwatch"/> ticks; signed, negative means the
     /// timer fired early. Read only (the statistics sort a copy).
     /// </param>
-    public static void Print(string method, long[] lateTicks)
+    public static void Record(string method, long[] lateTicks)
     {
         int n = lateTicks.Length;
         if (n == 0)
         {
-            Console.WriteLine($"{method} lateness: no timers");
             return;
         }
 
@@ -44,11 +43,35 @@ internal static class LatenessReport
         }
 
         Array.Sort(us);
-        double mean = sum / n;
         double p99 = us[Math.Min(n * 99 / 100, n - 1)]; // the peers' index
-        double earlyPct = 100.0 * early / n;
+        if (!s_runs.TryGetValue(method, out var runs))
+        {
+            s_runs[method] = runs = new();
+        }
+
+        runs.Add((sum / n, p99, 100.0 * early / n, us[n - 1]));
+    }
+
+    /// <summary>
+    /// Writes "<paramref name="method"/> lateness: mean X us, p99 Y us, early Z%" to the console: the medians over
+    /// the recorded invocations, as the peers report medians over runs, plus the worst invocation.
+    /// </summary>
+    public static void Print(string method)
+    {
+        if (!s_runs.TryGetValue(method, out var runs) || runs.Count == 0)
+        {
+            Console.WriteLine($"{method} lateness: no invocation recorded");
+            return;
+        }
+
+        static double Median(IEnumerable<double> values)
+        {
+            double[] v = values.OrderBy(x => x).ToArray();
+            return v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
+        }
+
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{method} lateness: mean {mean:F1} us, p99 {p99:F1} us, early {earlyPct:F2}% (min {us[0]:F1} us, max {us[n - 1]:F1} us; {n} timers of the last invocation)"));
+            $"{method} lateness: mean {Median(runs.Select(r => r.Mean)):F1} us, p99 {Median(runs.Select(r => r.P99)):F1} us, early {Median(runs.Select(r => r.EarlyPct)):F2}% (medians over {runs.Count} invocations; worst invocation: mean {runs.Max(r => r.Mean):F1} us, p99 {runs.Max(r => r.P99):F1} us, max {runs.Max(r => r.Max):F1} us, early {runs.Max(r => r.EarlyPct):F2}%)"));
     }
 }

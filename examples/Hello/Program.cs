@@ -3,13 +3,15 @@
 //   dotnet run -c Release --project examples/Hello [-- --tasks N --workers N]
 //
 // It builds a 2-worker runtime, fans out N tasks through a JoinSet, plays ping-pong over oneshot
-// channels, runs blocking work on the blocking pool, aborts a runaway task, and prints the scheduler's
-// metrics. Ctrl+C (or SIGTERM) aborts the run cleanly: every task is aborted and the runtime shuts down.
+// channels, sleeps on the runtime's timer wheel (and measures how late the timers fire), bounds an
+// operation with a timeout, runs blocking work on the blocking pool, aborts a runaway task, and prints
+// the scheduler's metrics. Ctrl+C (or SIGTERM) aborts the run cleanly: every task is aborted and the runtime shuts down.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Kyoto;
 using Kyoto.Sync;
 using Kyoto.Tasks;
+using Kyoto.Time;
 
 int tasks = 100_000;
 int workers = 2;
@@ -102,11 +104,47 @@ static async Task<int> MainAsync(int tasks)
 
     Console.WriteLine($"ping-pong: {rounds:N0} round trips in {sw.Elapsed.TotalMilliseconds:F1} ms ({sw.Elapsed.TotalNanoseconds / rounds:F0} ns each)");
 
-    // 3. Blocking work goes to the blocking pool, not to a worker.
+    // 3. Timers: 1,000 tasks each sleep 1-10 ms; none may wake early.
+    var lateness = new double[1_000];
+    using (var sleepers = new JoinSet<bool>())
+    {
+        for (int i = 0; i < lateness.Length; i++)
+        {
+            int n = i;
+            sleepers.Spawn(async () =>
+            {
+                TimeSpan delay = TimeSpan.FromMilliseconds(1 + n % 10);
+                Instant deadline = Instant.Now + delay;
+                await KyotoTime.Sleep(delay);
+                lateness[n] = (Instant.Now - deadline).TotalMicroseconds;
+                return true;
+            });
+        }
+
+        await sleepers.JoinAllAsync(KyotoTask.CancellationToken);
+    }
+
+    Array.Sort(lateness);
+    Console.WriteLine($"timers: 1,000 sleeps of 1-10 ms, lateness mean {lateness.Average():F0} us, p99 {lateness[989]:F0} us, early {lateness.Count(l => l < 0)}");
+
+    try
+    {
+        await KyotoTime.Timeout(TimeSpan.FromMilliseconds(20), async ct =>
+        {
+            await KyotoTime.Sleep(TimeSpan.FromSeconds(10), ct);
+            return 0;
+        });
+    }
+    catch (ElapsedException e)
+    {
+        Console.WriteLine($"timeout: {e.Message}");
+    }
+
+    // 4. Blocking work goes to the blocking pool, not to a worker.
     string where = await KyotoTask.SpawnBlocking(() => Thread.CurrentThread.Name ?? "?");
     Console.WriteLine($"blocking work ran on a blocking-pool thread ('{where}')");
 
-    // 4. Abort: a task spinning on yields stops at its next await; its finally block runs.
+    // 5. Abort: a task spinning on yields stops at its next await; its finally block runs.
     var cleanedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     JoinHandle spinner = KyotoTask.Spawn(async () =>
     {
