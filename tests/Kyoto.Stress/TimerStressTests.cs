@@ -17,7 +17,7 @@ public class TimerStressTests
     public void Sleeps_RacingCancelAndReset_EndOneWayAndLeaveNoTimer(RuntimeFlavor flavor)
     {
         using Runtime rt = (flavor == RuntimeFlavor.MultiThread ? new RuntimeBuilder { WorkerThreads = 2 } : RuntimeBuilder.CurrentThread()).Build();
-        const int sleepers = 3_000;
+        const int sleepers = 10_000;
         int fired = 0, cancelled = 0, early = 0;
         var done = new ManualResetEventSlim();
         Exception? failure = null;

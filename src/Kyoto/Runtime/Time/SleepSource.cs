@@ -79,8 +79,13 @@ internal sealed class SleepSource : KyotoValueTaskSource<bool>
             return false;
         }
 
+        // Only an armed timer moves: one that is firing right now keeps its completion.
+        if (!_driver.TryReset(_node, deadline))
+        {
+            return false;
+        }
+
         Deadline = deadline;
-        _driver.Reset(_node, deadline);
         return true;
     }
 

@@ -129,12 +129,45 @@ internal sealed class TimeDriver : IParkDriver
         _imminent.Add(node);
     }
 
-    /// <summary>Re-arms a node for a new deadline: removes it if armed, then registers it.</summary>
-    internal bool Reset(TimerNode node, Instant deadline)
+    /// <summary>
+    /// Moves an armed node to a new deadline, in one critical section. Returns false, and does nothing, if the
+    /// node is not armed: it has fired (or is firing right now, outside the lock) or was cancelled, and
+    /// re-arming it would let a stale timer fire into whatever the node's owner has become since.
+    /// </summary>
+    internal bool TryReset(TimerNode node, Instant deadline)
     {
-        bool wasArmed = Unregister(node);
-        Register(node, deadline);
-        return wasArmed;
+        bool fireNow;
+        bool wake;
+        lock (_lock)
+        {
+            if (!RemoveUnsynchronized(node))
+            {
+                return false;
+            }
+
+            fireNow = deadline <= Clock.Now();
+            if (!fireNow)
+            {
+                node.Deadline = deadline.Timestamp;
+                if (!_wheel.TryInsert(node, Clock.ToMsFloor(deadline)))
+                {
+                    AddImminentUnsynchronized(node);
+                }
+            }
+
+            wake = !fireNow && deadline.Timestamp < _parkedUntil && _parkedUntil != long.MaxValue;
+        }
+
+        if (fireNow)
+        {
+            node.Fire();
+        }
+        else if (wake)
+        {
+            Wake();
+        }
+
+        return true;
     }
 
     /// <inheritdoc />
