@@ -72,21 +72,37 @@ internal sealed class TimeDriver : IParkDriver
         bool wake;
         lock (_lock)
         {
-            Instant now = Clock.Now();
-            fireNow = deadline <= now;
-            if (!fireNow)
-            {
-                node.Deadline = deadline.Timestamp;
-                if (!_wheel.TryInsert(node, Clock.ToMsFloor(deadline)))
-                {
-                    AddImminentUnsynchronized(node);
-                }
-            }
-
-            // A driver asleep past this deadline (or for ever) must look again.
-            wake = !fireNow && deadline.Timestamp < _parkedUntil && _parkedUntil != long.MaxValue;
+            fireNow = ArmUnsynchronized(node, deadline, out wake);
         }
 
+        AfterArm(node, fireNow, wake);
+    }
+
+    /// <summary>
+    /// Puts an unarmed node in the wheel (or the imminent list) under the lock. Returns true if the deadline has
+    /// passed (the caller fires the node after releasing the lock); <paramref name="wake"/> says whether a
+    /// driver asleep past this deadline (or for ever) must look again.
+    /// </summary>
+    private bool ArmUnsynchronized(TimerNode node, Instant deadline, out bool wake)
+    {
+        if (deadline <= Clock.Now())
+        {
+            wake = false;
+            return true;
+        }
+
+        node.Deadline = deadline.Timestamp;
+        if (!_wheel.TryInsert(node, Clock.ToMsFloor(deadline)))
+        {
+            AddImminentUnsynchronized(node);
+        }
+
+        wake = deadline.Timestamp < _parkedUntil && _parkedUntil != long.MaxValue;
+        return false;
+    }
+
+    private void AfterArm(TimerNode node, bool fireNow, bool wake)
+    {
         if (fireNow)
         {
             node.Fire();
@@ -145,28 +161,10 @@ internal sealed class TimeDriver : IParkDriver
                 return false;
             }
 
-            fireNow = deadline <= Clock.Now();
-            if (!fireNow)
-            {
-                node.Deadline = deadline.Timestamp;
-                if (!_wheel.TryInsert(node, Clock.ToMsFloor(deadline)))
-                {
-                    AddImminentUnsynchronized(node);
-                }
-            }
-
-            wake = !fireNow && deadline.Timestamp < _parkedUntil && _parkedUntil != long.MaxValue;
+            fireNow = ArmUnsynchronized(node, deadline, out wake);
         }
 
-        if (fireNow)
-        {
-            node.Fire();
-        }
-        else if (wake)
-        {
-            Wake();
-        }
-
+        AfterArm(node, fireNow, wake);
         return true;
     }
 
