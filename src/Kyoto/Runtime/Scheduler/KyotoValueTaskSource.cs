@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 using Kyoto.Tasks;
 
@@ -41,7 +40,9 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     private Scheduler? _scheduler;
     private int _completed;
     private T? _result;
-    private ExceptionDispatchInfo? _error;
+    // Completions are always fresh, never-thrown exceptions (cancellation, abort, closed channel), so a plain
+    // `throw` at GetResult gives them their stack; no ExceptionDispatchInfo capture is needed.
+    private Exception? _error;
     private short _version;
     private CancellationTokenRegistration _registration;
     private CancellationToken _registeredToken;
@@ -110,7 +111,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         return true;
     }
 
-    /// <summary>Completes with an exception; false if already completed.</summary>
+    /// <summary>Completes with a fresh (never thrown) exception; false if already completed.</summary>
     internal bool TrySetException(Exception error)
     {
         if (Interlocked.CompareExchange(ref _completed, Completing, Pending) != Pending)
@@ -118,7 +119,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
             return false;
         }
 
-        _error = ExceptionDispatchInfo.Capture(error);
+        _error = error;
         Volatile.Write(ref _completed, Completed);
         Signal();
         return true;
@@ -168,7 +169,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         }
 
         return _error is null ? ValueTaskSourceStatus.Succeeded
-            : _error.SourceException is OperationCanceledException ? ValueTaskSourceStatus.Canceled
+            : _error is OperationCanceledException ? ValueTaskSourceStatus.Canceled
             : ValueTaskSourceStatus.Faulted;
     }
 
@@ -221,10 +222,13 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
             throw new InvalidOperationException("The operation has not completed; await the ValueTask instead of reading its result.");
         }
 
-        ExceptionDispatchInfo? error = _error;
+        Exception? error = _error;
         T result = _result!;
         OnConsumed();
-        error?.Throw();
+        if (error is not null)
+        {
+            throw error;
+        }
 
         // Abort is sticky: an aborted task's Kyoto awaits throw even when their value was ready (the value is
         // dropped with the aborted task's code, as Tokio drops a future at its next await).
