@@ -46,8 +46,8 @@ int exitCode = runtime.BlockOn(async () =>
     }
     catch (JoinException e) when (e.IsCancelled)
     {
-        Console.WriteLine("aborted.");
-        return 130;
+        Console.WriteLine("stopped: every task was aborted.");
+        return 0; // a requested stop is a clean stop
     }
 });
 
@@ -70,6 +70,12 @@ static async Task<int> MainAsync(int tasks)
     {
         for (int i = 0; i < tasks; i++)
         {
+            if ((i & 1023) == 0)
+            {
+                // A loop that never awaits cannot be interrupted by abort: check the task's token now and then.
+                KyotoTask.CancellationToken.ThrowIfCancellationRequested();
+            }
+
             long n = i;
             set.Spawn(async () =>
             {
@@ -144,10 +150,13 @@ static async Task<int> MainAsync(int tasks)
     string where = await KyotoTask.SpawnBlocking(() => Thread.CurrentThread.Name ?? "?");
     Console.WriteLine($"blocking work ran on a blocking-pool thread ('{where}')");
 
-    // 5. Abort: a task spinning on yields stops at its next await; its finally block runs.
+    // 5. Abort: a task spinning on yields stops at its next await; its finally block runs. (A task aborted
+    //    before it ever ran never runs at all, so wait until it has started.)
+    var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     var cleanedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     JoinHandle spinner = KyotoTask.Spawn(async () =>
     {
+        started.SetResult();
         try
         {
             while (true)
@@ -160,7 +169,7 @@ static async Task<int> MainAsync(int tasks)
             cleanedUp.SetResult();
         }
     });
-    await KyotoTask.Yield();
+    await started.Task.WaitAsync(KyotoTask.CancellationToken); // foreign awaits take the task's token so abort reaches them
     spinner.Abort();
     try
     {
@@ -168,7 +177,7 @@ static async Task<int> MainAsync(int tasks)
     }
     catch (JoinException e) when (e.IsCancelled)
     {
-        await cleanedUp.Task;
+        await cleanedUp.Task.WaitAsync(KyotoTask.CancellationToken);
         Console.WriteLine($"abort: task {spinner.Id} stopped at its next await and ran its finally block");
     }
 
