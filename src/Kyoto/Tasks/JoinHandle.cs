@@ -37,7 +37,8 @@ public readonly struct JoinHandle : IEquatable<JoinHandle>
 
     /// <summary>
     /// Requests that the task stop: its cancellation token is cancelled and the Kyoto await it is parked on
-    /// throws <see cref="TaskAbortedException"/>. No effect on a finished task.
+    /// throws <see cref="TaskAbortedException"/>. No effect on a finished task. A task aborted before it first
+    /// ran never runs at all (none of its code, so none of its <c>finally</c> blocks).
     /// </summary>
     public void Abort() => Core.Abort();
 
@@ -126,7 +127,8 @@ public readonly struct JoinHandle<T> : IEquatable<JoinHandle<T>>
 
     /// <summary>
     /// Requests that the task stop: its cancellation token is cancelled and the Kyoto await it is parked on
-    /// throws <see cref="TaskAbortedException"/>. No effect on a finished task.
+    /// throws <see cref="TaskAbortedException"/>. No effect on a finished task. A task aborted before it first
+    /// ran never runs at all (none of its code, so none of its <c>finally</c> blocks).
     /// </summary>
     public void Abort() => Core.Abort();
 
