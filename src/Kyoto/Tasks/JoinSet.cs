@@ -90,34 +90,23 @@ public sealed class JoinSet<T> : IDisposable
     public AbortHandle SpawnOn(RuntimeHandle runtime, Func<Task<T>> body)
     {
         ArgumentNullException.ThrowIfNull(runtime);
-        var core = TaskCore<T>.FromTaskOfT(runtime.Scheduler, body, flow: true);
-        Add(core);
-        try
-        {
-            runtime.Scheduler.Spawn(core);
-        }
-        catch
-        {
-            lock (_lock)
-            {
-                _running.Remove(core);
-            }
-
-            throw;
-        }
-
-        return new AbortHandle(core);
+        return Start(TaskCore<T>.FromTaskOfT(runtime.Scheduler, body, flow: true), runtime.Scheduler.Spawn);
     }
 
     /// <summary>Runs blocking <paramref name="body"/> on the current runtime's blocking pool, in the set.</summary>
     public AbortHandle SpawnBlocking(Func<T> body)
     {
         RuntimeHandle runtime = RuntimeHandle.Current;
-        var core = TaskCore<T>.FromFunc(runtime.Scheduler, body);
+        return Start(TaskCore<T>.FromFunc(runtime.Scheduler, body), runtime.Scheduler.SpawnBlocking);
+    }
+
+    /// <summary>Adds the task to the set, then starts it; takes it back out if starting throws.</summary>
+    private AbortHandle Start(TaskCore<T> core, Action<TaskCore> start)
+    {
         Add(core);
         try
         {
-            runtime.Scheduler.SpawnBlocking(core);
+            start(core);
         }
         catch
         {

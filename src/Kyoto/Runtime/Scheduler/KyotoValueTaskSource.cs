@@ -100,29 +100,35 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     /// <summary>Completes with a result; false if already completed.</summary>
     internal bool TrySetResult(T result)
     {
-        if (Interlocked.CompareExchange(ref _completed, Completing, Pending) != Pending)
+        if (!TryClaim())
         {
             return false;
         }
 
         _result = result;
-        Volatile.Write(ref _completed, Completed);
-        Signal();
+        Publish();
         return true;
     }
 
     /// <summary>Completes with a fresh (never thrown) exception; false if already completed.</summary>
     internal bool TrySetException(Exception error)
     {
-        if (Interlocked.CompareExchange(ref _completed, Completing, Pending) != Pending)
+        if (!TryClaim())
         {
             return false;
         }
 
         _error = error;
+        Publish();
+        return true;
+    }
+
+    private bool TryClaim() => Interlocked.CompareExchange(ref _completed, Completing, Pending) == Pending;
+
+    private void Publish()
+    {
         Volatile.Write(ref _completed, Completed);
         Signal();
-        return true;
     }
 
     private void Signal()
