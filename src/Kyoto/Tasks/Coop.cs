@@ -42,6 +42,13 @@ internal static class Coop
         return ctx?.Worker is null || ctx.CurrentTask is { UnconstrainedDepth: > 0 } || ctx.Budget > 0;
     }
 
+    /// <summary>The id of the running task if it has been aborted; null otherwise.</summary>
+    internal static TaskId? AbortedTaskId()
+    {
+        TaskCore? task = RuntimeContext.CurrentOrNull?.CurrentTask;
+        return task is not null && task.IsAbortRequested ? new TaskId(task.Id) : null;
+    }
+
     /// <summary>Throws <see cref="TaskAbortedException"/> if the running task has been aborted.</summary>
     internal static void ThrowIfAborted()
     {

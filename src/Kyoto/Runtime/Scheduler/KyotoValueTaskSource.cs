@@ -89,6 +89,14 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         }
     }
 
+    /// <summary>Drops the token registration of an await that will not be waited on after all.</summary>
+    internal void DisposeRegistration()
+    {
+        _registration.Dispose();
+        _registration = default;
+        _registeredToken = default;
+    }
+
     private void CancelFromToken(CancellationToken token)
     {
         if (token == _registeredToken && !IsCompleted)
@@ -160,6 +168,15 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     /// </summary>
     protected virtual void OnCancellationRequested(Exception error) => TrySetException(error);
 
+    /// <summary>
+    /// The awaiting task was aborted after this await succeeded, so <paramref name="result"/> will never reach
+    /// it: a primitive gives back what it handed over (permits, a reserved slot). Runs before
+    /// <see cref="OnConsumed"/>.
+    /// </summary>
+    protected virtual void OnResultDropped(T result)
+    {
+    }
+
     /// <summary>Called after the result was read; a pooled source returns itself here.</summary>
     protected virtual void OnConsumed()
     {
@@ -230,15 +247,21 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
 
         Exception? error = _error;
         T result = _result!;
+        if (error is null && Coop.AbortedTaskId() is { } aborted)
+        {
+            // Abort is sticky: an aborted task's Kyoto awaits throw even when their value was ready, as Tokio
+            // drops a future at its next await. What the await was handed (a permit, a message) goes back.
+            OnResultDropped(result);
+            OnConsumed();
+            throw new TaskAbortedException(aborted);
+        }
+
         OnConsumed();
         if (error is not null)
         {
             throw error;
         }
 
-        // Abort is sticky: an aborted task's Kyoto awaits throw even when their value was ready (the value is
-        // dropped with the aborted task's code, as Tokio drops a future at its next await).
-        Coop.ThrowIfAborted();
         return result;
     }
 

@@ -1,0 +1,438 @@
+using Kyoto.Scheduling;
+
+namespace Kyoto.Sync;
+
+/// <summary>
+/// The fair, FIFO counting semaphore under <see cref="AsyncSemaphore"/>, <see cref="AsyncMutex{T}"/>,
+/// <see cref="AsyncRwLock{T}"/> and the bounded mpsc channel (Tokio's batch semaphore).
+/// </summary>
+/// <remarks>
+/// <para>State: <c>_state</c> = available permits &lt;&lt; 1 | closed bit, changed by CAS. Waiters sit in an
+/// intrusive FIFO queue under <c>_lock</c>; each records how many permits it still needs.</para>
+/// <para>Invariants:</para>
+/// <list type="number">
+/// <item>Released permits go to the queue first: a release hands them to the head waiter (a large request at
+/// the head takes them partially and blocks smaller ones behind it) and only what no waiter needs returns to
+/// <c>_state</c>. So while anyone waits, <c>_state</c> holds no permit except during a lock-free release,
+/// which then takes the lock and hands them on. Newcomers therefore cannot overtake the queue.</item>
+/// <item>Lock-free release and enqueue form a Dekker pair: a releaser adds to <c>_state</c> (CAS, a full
+/// fence) then reads <c>_waiterCount</c>; an enqueuer raises <c>_waiterCount</c> (full fence) then reads
+/// <c>_state</c> under the lock. At least one of them sees the other, so no permit sits idle while a
+/// waiter waits.</item>
+/// <item>A waiter leaves the queue exactly once, under the lock: granted (its permits are its), cancelled
+/// (the permits it was partially given are handed on) or failed by <see cref="Close"/>. Completion happens
+/// after the lock is released.</item>
+/// <item>A waiter's cancellation token is registered before the waiter is queued, and the queueing checks
+/// the token under the lock, so a cancellation either finds the waiter queued or stops it from queueing.</item>
+/// </list>
+/// </remarks>
+internal sealed class BatchSemaphore
+{
+    /// <summary>The most permits a semaphore can hold.</summary>
+    internal const int MaxPermits = int.MaxValue >> 1;
+
+    private const int ClosedBit = 1;
+    private const int MaxPooledWaiters = 64;
+
+    private int _state;
+    private volatile int _waiterCount;
+    private TinyLock _lock;
+    private WaiterQueue<int> _waiters;
+    private SemaphoreWaiter? _free;
+    private int _freeCount;
+
+    internal BatchSemaphore(int permits)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(permits);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(permits, MaxPermits);
+        _state = permits << 1;
+    }
+
+    internal int AvailablePermits => Volatile.Read(ref _state) >> 1;
+
+    internal bool IsClosed => (Volatile.Read(ref _state) & ClosedBit) != 0;
+
+    /// <summary>How many callers are waiting (a snapshot).</summary>
+    internal int WaiterCount => _waiterCount;
+
+    internal enum Outcome
+    {
+        Acquired,
+        NoPermits,
+        Closed,
+        Cancelled,
+    }
+
+    /// <summary>Takes <paramref name="n"/> permits if they are available now.</summary>
+    internal Outcome TryAcquire(int n)
+    {
+        int state = Volatile.Read(ref _state);
+        while (true)
+        {
+            if ((state & ClosedBit) != 0)
+            {
+                return Outcome.Closed;
+            }
+
+            if ((state >> 1) < n)
+            {
+                return Outcome.NoPermits;
+            }
+
+            int seen = Interlocked.CompareExchange(ref _state, state - (n << 1), state);
+            if (seen == state)
+            {
+                return Outcome.Acquired;
+            }
+
+            state = seen;
+        }
+    }
+
+    /// <summary>
+    /// The slow path of an acquire: takes a waiter from the pool (or <paramref name="create"/>s one) and
+    /// either acquires at once (returns <see cref="Outcome.Acquired"/>, no waiter), finds the semaphore closed or
+    /// the token cancelled (<see cref="Outcome.Closed"/>, <see cref="Outcome.Cancelled"/>; no waiter, nothing
+    /// taken), or queues the waiter (returns <see cref="Outcome.NoPermits"/>) whose value task completes when the
+    /// permits are granted.
+    /// </summary>
+    internal Outcome AcquireOrEnqueue<TWaiter>(int n, CancellationToken cancellationToken, Func<BatchSemaphore, TWaiter> create, out TWaiter? waiter)
+        where TWaiter : SemaphoreWaiter
+    {
+        TWaiter w = RentWaiter(create);
+        w.Prepare(n);
+        w.RegisterCancellation(cancellationToken);
+
+        Outcome outcome;
+        _lock.Enter();
+        Interlocked.Increment(ref _waiterCount);
+        int state = Volatile.Read(ref _state);
+        if ((state & ClosedBit) != 0)
+        {
+            outcome = Outcome.Closed;
+        }
+        else if (cancellationToken.IsCancellationRequested)
+        {
+            outcome = Outcome.Cancelled;
+        }
+        else
+        {
+            if (_waiters.IsEmpty)
+            {
+                // Nobody is ahead: take what is available now, possibly all of it.
+                w.Remaining -= TakeUpTo(w.Remaining);
+            }
+
+            if (w.Remaining != 0)
+            {
+                _waiters.PushBack(w);
+                _lock.Exit();
+                waiter = w;
+                return Outcome.NoPermits;
+            }
+
+            outcome = Outcome.Acquired;
+        }
+
+        Interlocked.Decrement(ref _waiterCount);
+        _lock.Exit();
+
+        // Not queued (and nothing partially taken): the waiter goes back to the pool.
+        w.DisposeRegistration();
+        ReturnWaiter(w);
+        waiter = null;
+        return outcome;
+    }
+
+    /// <summary>Takes up to <paramref name="wanted"/> permits from <c>_state</c>; returns how many.</summary>
+    private int TakeUpTo(int wanted)
+    {
+        int state = Volatile.Read(ref _state);
+        while (true)
+        {
+            int take = Math.Min(state >> 1, wanted);
+            if (take == 0)
+            {
+                return 0;
+            }
+
+            int seen = Interlocked.CompareExchange(ref _state, state - (take << 1), state);
+            if (seen == state)
+            {
+                return take;
+            }
+
+            state = seen;
+        }
+    }
+
+    /// <summary>Returns <paramref name="n"/> permits: to the waiters first, in order, then to the pool.</summary>
+    /// <exception cref="SemaphoreFullException">The semaphore would hold more than <see cref="MaxPermits"/>.</exception>
+    internal void Release(int n)
+    {
+        if (n == 0)
+        {
+            return;
+        }
+
+        if (_waiterCount == 0)
+        {
+            AddToState(n);
+            if (_waiterCount == 0)
+            {
+                return;
+            }
+
+            _lock.Enter();
+        }
+        else
+        {
+            _lock.Enter();
+            try
+            {
+                AddToState(n);
+            }
+            catch
+            {
+                _lock.Exit();
+                throw;
+            }
+        }
+
+        SemaphoreWaiter? granted = GrantLocked();
+        _lock.Exit();
+        CompleteGranted(granted);
+    }
+
+    private void AddToState(int n)
+    {
+        int state = Volatile.Read(ref _state);
+        while (true)
+        {
+            if ((state >> 1) > MaxPermits - n)
+            {
+                throw new SemaphoreFullException($"Adding {n} permits would exceed the maximum of {MaxPermits}.");
+            }
+
+            int seen = Interlocked.CompareExchange(ref _state, state + (n << 1), state);
+            if (seen == state)
+            {
+                return;
+            }
+
+            state = seen;
+        }
+    }
+
+    /// <summary>
+    /// Under the lock: hands available permits to waiters from the head. Returns the chain (through
+    /// <see cref="LinkedWaiter{T}.Next"/>) of waiters now fully granted, to complete after unlocking.
+    /// </summary>
+    private SemaphoreWaiter? GrantLocked()
+    {
+        SemaphoreWaiter? first = null;
+        SemaphoreWaiter? last = null;
+        while (_waiters.Head is SemaphoreWaiter head)
+        {
+            head.Remaining -= TakeUpTo(head.Remaining);
+            if (head.Remaining != 0)
+            {
+                break;
+            }
+
+            _waiters.PopFront();
+            Interlocked.Decrement(ref _waiterCount);
+            if (last is null)
+            {
+                first = head;
+            }
+            else
+            {
+                last.Next = head;
+            }
+
+            last = head;
+        }
+
+        return first;
+    }
+
+    private static void CompleteGranted(SemaphoreWaiter? chain)
+    {
+        while (chain is not null)
+        {
+            // Read the link first: once completed, the waiter may be consumed and reused.
+            var next = (SemaphoreWaiter?)chain.Next;
+            chain.Next = null;
+            chain.TrySetResult(chain.Requested);
+            chain = next;
+        }
+    }
+
+    /// <summary>Removes a queued waiter whose wait was cancelled; hands on the permits it had been given.</summary>
+    internal void Cancel(SemaphoreWaiter waiter, Exception error)
+    {
+        _lock.Enter();
+        if (!_waiters.Remove(waiter))
+        {
+            // Granted or failed already: that completion wins.
+            _lock.Exit();
+            return;
+        }
+
+        Interlocked.Decrement(ref _waiterCount);
+        int partial = waiter.Requested - waiter.Remaining;
+        waiter.Remaining = waiter.Requested;
+        SemaphoreWaiter? granted = null;
+        if (partial > 0)
+        {
+            // These permits never left the lock's view, so no overflow is possible.
+            Interlocked.Add(ref _state, partial << 1);
+            granted = GrantLocked();
+        }
+        else if (_waiters.Head is not null && (Volatile.Read(ref _state) >> 1) > 0)
+        {
+            // The cancelled waiter may have been the large request that blocked smaller ones behind it.
+            granted = GrantLocked();
+        }
+
+        _lock.Exit();
+        CompleteGranted(granted);
+        waiter.TrySetException(error);
+    }
+
+    /// <summary>Closes the semaphore: every waiter fails, and so does every later acquire.</summary>
+    /// <returns>False if it was already closed.</returns>
+    internal bool Close(Func<Exception> error)
+    {
+        _lock.Enter();
+        int state = Volatile.Read(ref _state);
+        while ((state & ClosedBit) == 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _state, state | ClosedBit, state);
+            if (seen == state)
+            {
+                break;
+            }
+
+            state = seen;
+        }
+
+        if ((state & ClosedBit) != 0)
+        {
+            _lock.Exit();
+            return false;
+        }
+
+        LinkedWaiter<int>? chain = _waiters.TakeAll();
+        int partial = 0;
+        for (LinkedWaiter<int>? w = chain; w is not null; w = w.Next)
+        {
+            var sw = (SemaphoreWaiter)w;
+            partial += sw.Requested - sw.Remaining;
+        }
+
+        _waiterCount = 0;
+        if (partial > 0)
+        {
+            Interlocked.Add(ref _state, partial << 1);
+        }
+
+        _lock.Exit();
+        while (chain is not null)
+        {
+            LinkedWaiter<int>? next = chain.Next;
+            chain.Next = null;
+            chain.TrySetException(error());
+            chain = next;
+        }
+
+        return true;
+    }
+
+    /// <summary>Removes up to <paramref name="n"/> available permits for good; returns how many.</summary>
+    internal int Forget(int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        return TakeUpTo(n);
+    }
+
+    /// <summary>
+    /// A waiter already granted <paramref name="n"/> permits (taken by the caller): awaiting it goes through the
+    /// run queue, which is how an out-of-budget task yields before it continues.
+    /// </summary>
+    internal TWaiter Completed<TWaiter>(int n, Func<BatchSemaphore, TWaiter> create)
+        where TWaiter : SemaphoreWaiter
+    {
+        TWaiter w = RentWaiter(create);
+        w.Prepare(n);
+        w.Remaining = 0;
+        w.TrySetResult(n);
+        return w;
+    }
+
+    private TWaiter RentWaiter<TWaiter>(Func<BatchSemaphore, TWaiter> create)
+        where TWaiter : SemaphoreWaiter
+    {
+        if (Volatile.Read(ref _free) is not null)
+        {
+            _lock.Enter();
+            SemaphoreWaiter? w = _free;
+            if (w is not null)
+            {
+                _free = (SemaphoreWaiter?)w.Next;
+                _freeCount--;
+                _lock.Exit();
+                w.Next = null;
+                return (TWaiter)w;
+            }
+
+            _lock.Exit();
+        }
+
+        return create(this);
+    }
+
+    internal void ReturnWaiter(SemaphoreWaiter waiter)
+    {
+        waiter.Reset();
+        _lock.Enter();
+        if (_freeCount < MaxPooledWaiters)
+        {
+            waiter.Next = _free;
+            _free = waiter;
+            _freeCount++;
+        }
+
+        _lock.Exit();
+    }
+}
+
+/// <summary>
+/// A pending acquire of a <see cref="BatchSemaphore"/>. Its result is the number of permits granted; a
+/// primitive derives from it to expose its own result type (a permit, a guard).
+/// </summary>
+internal abstract class SemaphoreWaiter : LinkedWaiter<int>
+{
+    protected SemaphoreWaiter(BatchSemaphore semaphore) => Semaphore = semaphore;
+
+    internal BatchSemaphore Semaphore { get; }
+
+    /// <summary>Permits asked for.</summary>
+    internal int Requested;
+
+    /// <summary>Permits still missing; guarded by the semaphore's lock.</summary>
+    internal int Remaining;
+
+    internal void Prepare(int n)
+    {
+        Requested = n;
+        Remaining = n;
+    }
+
+    protected override void OnCancellationRequested(Exception error) => Semaphore.Cancel(this, error);
+
+    protected override void OnResultDropped(int result) => Semaphore.Release(result);
+
+    protected override void OnConsumed() => Semaphore.ReturnWaiter(this);
+}

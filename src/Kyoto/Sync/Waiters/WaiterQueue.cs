@@ -1,0 +1,135 @@
+using Kyoto.Scheduling;
+
+namespace Kyoto.Sync;
+
+/// <summary>
+/// A pending await that can sit in an intrusive <see cref="WaiterQueue{T}"/>: the links live in the waiter
+/// itself, so queueing allocates nothing.
+/// </summary>
+/// <remarks>
+/// Invariants: <see cref="Next"/>, <see cref="Prev"/> and <see cref="Queued"/> are read and written only
+/// under the lock of the primitive that owns the queue. <see cref="Queued"/> is true exactly while the waiter
+/// is linked; a cancellation that finds it false lost the race to a hand-off and must not complete the waiter.
+/// </remarks>
+internal abstract class LinkedWaiter<T> : KyotoValueTaskSource<T>
+{
+    internal LinkedWaiter<T>? Next;
+    internal LinkedWaiter<T>? Prev;
+    internal bool Queued;
+}
+
+/// <summary>
+/// A FIFO doubly linked list of <see cref="LinkedWaiter{T}"/>; O(1) push, pop and removal. Not thread-safe:
+/// its owner guards it with a lock. Use only as a field (never copy it).
+/// </summary>
+internal struct WaiterQueue<T>
+{
+    private LinkedWaiter<T>? _head;
+    private LinkedWaiter<T>? _tail;
+    private int _count;
+
+    internal readonly bool IsEmpty => _head is null;
+
+    internal readonly int Count => _count;
+
+    internal readonly LinkedWaiter<T>? Head => _head;
+
+    internal void PushBack(LinkedWaiter<T> waiter)
+    {
+        waiter.Next = null;
+        waiter.Prev = _tail;
+        if (_tail is null)
+        {
+            _head = waiter;
+        }
+        else
+        {
+            _tail.Next = waiter;
+        }
+
+        _tail = waiter;
+        waiter.Queued = true;
+        _count++;
+    }
+
+    internal LinkedWaiter<T>? PopFront()
+    {
+        LinkedWaiter<T>? waiter = _head;
+        if (waiter is not null)
+        {
+            Unlink(waiter);
+        }
+
+        return waiter;
+    }
+
+    internal LinkedWaiter<T>? PopBack()
+    {
+        LinkedWaiter<T>? waiter = _tail;
+        if (waiter is not null)
+        {
+            Unlink(waiter);
+        }
+
+        return waiter;
+    }
+
+    /// <summary>Unlinks <paramref name="waiter"/> if it is queued here; false if it was already taken.</summary>
+    internal bool Remove(LinkedWaiter<T> waiter)
+    {
+        if (!waiter.Queued)
+        {
+            return false;
+        }
+
+        Unlink(waiter);
+        return true;
+    }
+
+    /// <summary>
+    /// Empties the queue and returns its waiters as a chain through <see cref="LinkedWaiter{T}.Next"/>, each
+    /// marked not queued, so the caller can complete them after leaving its lock.
+    /// </summary>
+    internal LinkedWaiter<T>? TakeAll()
+    {
+        LinkedWaiter<T>? head = _head;
+        for (LinkedWaiter<T>? w = head; w is not null; w = w.Next)
+        {
+            w.Queued = false;
+            w.Prev = null;
+        }
+
+        _head = null;
+        _tail = null;
+        _count = 0;
+        return head;
+    }
+
+    private void Unlink(LinkedWaiter<T> waiter)
+    {
+        LinkedWaiter<T>? prev = waiter.Prev;
+        LinkedWaiter<T>? next = waiter.Next;
+        if (prev is null)
+        {
+            _head = next;
+        }
+        else
+        {
+            prev.Next = next;
+        }
+
+        if (next is null)
+        {
+            _tail = prev;
+        }
+        else
+        {
+            next.Prev = prev;
+        }
+
+        waiter.Next = null;
+        waiter.Prev = null;
+        waiter.Queued = false;
+        _count--;
+    }
+}
