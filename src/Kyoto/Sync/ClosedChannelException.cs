@@ -17,4 +17,16 @@ public sealed class ClosedChannelException : InvalidOperationException
         : base(message)
     {
     }
+
+    /// <summary>Creates the exception with a message and an inner exception.</summary>
+    public ClosedChannelException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>The value a failed send could not deliver (boxed), or null: the caller still owns it.</summary>
+    public object? UnsentValue { get; private init; }
+
+    internal static ClosedChannelException Unsent<T>(T value) =>
+        new("The channel is closed: the value was not sent.") { UnsentValue = value };
 }

@@ -32,14 +32,12 @@ internal sealed class BatchSemaphore
     internal const int MaxPermits = int.MaxValue >> 1;
 
     private const int ClosedBit = 1;
-    private const int MaxPooledWaiters = 64;
 
     private int _state;
     private volatile int _waiterCount;
     private TinyLock _lock;
     private WaiterQueue<int> _waiters;
-    private SemaphoreWaiter? _free;
-    private int _freeCount;
+    private WaiterPool<int> _pool;
 
     internal BatchSemaphore(int permits)
     {
@@ -372,40 +370,10 @@ internal sealed class BatchSemaphore
     }
 
     private TWaiter RentWaiter<TWaiter>(Func<BatchSemaphore, TWaiter> create)
-        where TWaiter : SemaphoreWaiter
-    {
-        if (Volatile.Read(ref _free) is not null)
-        {
-            _lock.Enter();
-            SemaphoreWaiter? w = _free;
-            if (w is not null)
-            {
-                _free = (SemaphoreWaiter?)w.Next;
-                _freeCount--;
-                _lock.Exit();
-                w.Next = null;
-                return (TWaiter)w;
-            }
+        where TWaiter : SemaphoreWaiter =>
+        (TWaiter?)_pool.TryRent(ref _lock) ?? create(this);
 
-            _lock.Exit();
-        }
-
-        return create(this);
-    }
-
-    internal void ReturnWaiter(SemaphoreWaiter waiter)
-    {
-        waiter.Reset();
-        _lock.Enter();
-        if (_freeCount < MaxPooledWaiters)
-        {
-            waiter.Next = _free;
-            _free = waiter;
-            _freeCount++;
-        }
-
-        _lock.Exit();
-    }
+    internal void ReturnWaiter(SemaphoreWaiter waiter) => _pool.Return(ref _lock, waiter);
 }
 
 /// <summary>

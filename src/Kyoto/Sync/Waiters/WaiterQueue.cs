@@ -133,3 +133,51 @@ internal struct WaiterQueue<T>
         _count--;
     }
 }
+
+/// <summary>
+/// A small free list of waiters for one primitive, linked through <see cref="LinkedWaiter{T}.Next"/> and guarded
+/// by the primitive's lock (passed in), so a warm primitive's waits allocate nothing. Use only as a field.
+/// </summary>
+internal struct WaiterPool<T>
+{
+    private const int MaxPooled = 64;
+
+    private LinkedWaiter<T>? _free;
+    private int _count;
+
+    /// <summary>A pooled waiter, or null if the pool is empty.</summary>
+    internal LinkedWaiter<T>? TryRent(ref TinyLock gate)
+    {
+        if (Volatile.Read(ref _free) is null)
+        {
+            return null;
+        }
+
+        gate.Enter();
+        LinkedWaiter<T>? w = _free;
+        if (w is not null)
+        {
+            _free = w.Next;
+            _count--;
+            w.Next = null;
+        }
+
+        gate.Exit();
+        return w;
+    }
+
+    /// <summary>Resets <paramref name="waiter"/> and keeps it for the next wait (unless the pool is full).</summary>
+    internal void Return(ref TinyLock gate, LinkedWaiter<T> waiter)
+    {
+        waiter.Reset();
+        gate.Enter();
+        if (_count < MaxPooled)
+        {
+            waiter.Next = _free;
+            _free = waiter;
+            _count++;
+        }
+
+        gate.Exit();
+    }
+}
