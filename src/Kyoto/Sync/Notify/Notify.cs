@@ -11,11 +11,12 @@ namespace Kyoto.Sync;
 /// next <see cref="NotifiedAsync"/> consumes at once (several calls still store a single permit).
 /// <see cref="NotifyWaiters"/> wakes every task waiting now and stores nothing. <see cref="NotifyLast"/> wakes the
 /// most recent waiter.</para>
-/// <para>A wait is registered when <see cref="NotifiedAsync"/> is called, not when it is awaited. To check a
-/// condition without missing a notification, call it first, then check, then await:
-/// <c>var notified = notify.NotifiedAsync(ct); if (!ready) await notified; else await notified... </c> — or simply
-/// loop on <c>while (!ready) await notify.NotifiedAsync(ct);</c> after a <see cref="NotifyOne"/> protocol, whose
-/// permit makes the window harmless.</para>
+/// <para>A wait is registered when <see cref="NotifiedAsync"/> is called, not when it is awaited, so
+/// <c>var notified = notify.NotifiedAsync(); StartWork(); await notified;</c> cannot miss a notification sent
+/// by <c>StartWork</c>, even through <see cref="NotifyWaiters"/>. Always await the returned task: until then it
+/// counts as a waiter and takes a notification. With <see cref="NotifyOne"/> the usual loop
+/// <c>while (!Ready()) await notify.NotifiedAsync(ct);</c> is safe as it is, since the stored permit covers the
+/// gap between the check and the wait.</para>
 /// <para>Invariants: the waiter queue and the decision "wake a waiter or store the permit" are under one lock, so
 /// a notification is never lost between a waiter's check and its enqueue. <c>_permit</c> (0 or 1) is set only
 /// under the lock and only when nobody waits; it may be consumed without the lock (a CAS), since it is one
