@@ -21,11 +21,16 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
     private int _outCount;
     private bool _disposed;
     private ManySource? _many;
+    private readonly BatchSemaphore? _room;
+    private readonly int _releaseBatch;
+    private int _unreleased;
 
     internal MpscReceiver(MpscCore<T> core)
     {
         _core = core;
         core.Waiter.Receiver = this;
+        _room = core.Capacity;
+        _releaseBatch = core.MaxCapacity >= 1024 ? 32 : 1;
     }
 
     /// <summary>True once the channel is closed to new values (values already sent may still be received).</summary>
@@ -180,6 +185,7 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
             waiter.Reset();
             waiter.Busy = true;
             waiter.RegisterCancellation(cancellationToken);
+            ReturnRoom();
             MpscCore<T>.Take take = _core.Swap(ref _out, out int count, park: true);
             if (take == MpscCore<T>.Take.Empty)
             {
@@ -217,8 +223,20 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
 
     private bool HasLocal() => _outPos < _outCount;
 
+    /// <summary>Returns the room of the values taken so far to the senders.</summary>
+    private void ReturnRoom()
+    {
+        int n = _unreleased;
+        if (n != 0)
+        {
+            _unreleased = 0;
+            _room!.Release(n);
+        }
+    }
+
     private MpscCore<T>.Take Refill()
     {
+        ReturnRoom();
         MpscCore<T>.Take take = _core.Swap(ref _out, out int count, park: false);
         if (take == MpscCore<T>.Take.Taken)
         {
@@ -239,7 +257,11 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
         }
 
         _outPos = pos + 1;
-        _core.Capacity?.Release(1);
+        if (_room is { } room && (++_unreleased >= _releaseBatch || room.WaiterCount != 0))
+        {
+            ReturnRoom();
+        }
+
         return value;
     }
 

@@ -23,7 +23,11 @@ public sealed class MpscSender<T> : IDisposable
     /// <summary>True once the receiver has closed the channel (or every sender is disposed): sends fail.</summary>
     public bool IsClosed => _core.IsClosed;
 
-    /// <summary>Room left right now (a snapshot).</summary>
+    /// <summary>
+    /// Room left right now (a snapshot). With a capacity of 1024 or more, the receiver hands room back in small
+    /// batches (at most 31 values behind) while no sender waits, so this may read slightly low; a sender that
+    /// waits for room gets it back as soon as the receiver takes its next value.
+    /// </summary>
     public int Capacity => Room.AvailablePermits;
 
     /// <summary>The channel's capacity.</summary>
