@@ -39,6 +39,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     private TaskCore? _owner;
     private Scheduler? _scheduler;
     private int _completed;
+    private bool _yieldFirst;
     private T? _result;
     // Completions are always fresh, never-thrown exceptions (cancellation, abort, closed channel), so a plain
     // `throw` at GetResult gives them their stack; no ExceptionDispatchInfo capture is needed.
@@ -68,6 +69,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     {
         _version++;
         _completed = 0;
+        _yieldFirst = false;
         _continuation = null;
         _continuationState = null;
         _executionContext = null;
@@ -131,6 +133,18 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         return true;
     }
 
+    /// <summary>
+    /// Completes with a result that the awaiting task may take only after a yield: its await does not complete
+    /// synchronously but queues the continuation at the back of the run queue. This is how a primitive whose
+    /// operation is ready spends no more of an exhausted coop budget (Tokio returns pending and wakes the task).
+    /// Call it on a source that nobody can see yet.
+    /// </summary>
+    internal void SetResultAfterYield(T result)
+    {
+        _yieldFirst = true;
+        TrySetResult(result);
+    }
+
     private bool TryClaim() => Interlocked.CompareExchange(ref _completed, Completing, Pending) == Pending;
 
     private void Publish()
@@ -154,7 +168,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         Scheduler? scheduler = _scheduler;
         if (scheduler is not null)
         {
-            scheduler.Schedule(this, isYield: false);
+            scheduler.Schedule(this, isYield: _yieldFirst);
         }
         else
         {
@@ -186,8 +200,10 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     public ValueTaskSourceStatus GetStatus(short token)
     {
         ValidateToken(token);
-        if (Volatile.Read(ref _continuation) is null || !IsCompleted)
+        Action<object?>? continuation = Volatile.Read(ref _continuation);
+        if (continuation is null || !IsCompleted || (_yieldFirst && ReferenceEquals(continuation, s_completedSentinel)))
         {
+            // A yield-first result reads as pending until the await registers (and is queued at the back).
             return ValueTaskSourceStatus.Pending;
         }
 

@@ -217,7 +217,7 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
         // Out of budget: complete the waiter at once, so the caller yields before it takes the value.
         waiter.Reset();
         waiter.Busy = true;
-        waiter.TrySetResult(true);
+        waiter.SetResultAfterYield(true);
         return MpscCore<T>.Take.Empty;
     }
 

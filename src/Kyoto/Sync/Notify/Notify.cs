@@ -67,13 +67,14 @@ public sealed class Notify
         var waiter = (NotifyWaiter?)_pool.TryRent(ref _lock) ?? new NotifyWaiter(this);
         waiter.RegisterCancellation(cancellationToken);
         _lock.Enter();
-        if (Interlocked.CompareExchange(ref _permit, 0, 1) == 1 || cancellationToken.IsCancellationRequested)
+        bool notified = Interlocked.CompareExchange(ref _permit, 0, 1) == 1;
+        if (notified || cancellationToken.IsCancellationRequested)
         {
-            bool cancelled = _permit == 0 && cancellationToken.IsCancellationRequested;
+            // A permit taken here is this call's result even if the token is cancelled too: it must not be lost.
             _lock.Exit();
             waiter.DisposeRegistration();
             _pool.Return(ref _lock, waiter);
-            return cancelled ? ValueTask.FromCanceled(cancellationToken) : default;
+            return notified ? default : ValueTask.FromCanceled(cancellationToken);
         }
 
         _waiters.PushBack(waiter);
@@ -85,7 +86,7 @@ public sealed class Notify
     {
         // Out of budget with the permit in hand: complete through a waiter so the caller yields first.
         var waiter = (NotifyWaiter?)_pool.TryRent(ref _lock) ?? new NotifyWaiter(this);
-        waiter.TrySetResult(ByAll);
+        waiter.SetResultAfterYield(ByAll);
         return waiter.AsValueTaskVoid();
     }
 

@@ -365,7 +365,7 @@ internal sealed class BatchSemaphore
         TWaiter w = RentWaiter(create);
         w.Prepare(n);
         w.Remaining = 0;
-        w.TrySetResult(n);
+        w.SetResultAfterYield(n);
         return w;
     }
 
