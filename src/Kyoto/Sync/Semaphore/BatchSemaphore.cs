@@ -97,9 +97,14 @@ internal sealed class BatchSemaphore
     internal Outcome AcquireOrEnqueue<TWaiter>(int n, CancellationToken cancellationToken, Func<BatchSemaphore, TWaiter> create, out TWaiter? waiter)
         where TWaiter : SemaphoreWaiter
     {
-        TWaiter w = RentWaiter(create);
-        w.Prepare(n);
-        w.RegisterCancellation(cancellationToken);
+        // A cancellable wait registers its token before it can be seen (see the invariants), so it takes its
+        // waiter first; the common uncancellable wait takes one from the pool inside the critical section.
+        TWaiter? w = null;
+        if (cancellationToken.CanBeCanceled)
+        {
+            w = RentWaiter(create);
+            w.RegisterCancellation(cancellationToken);
+        }
 
         Outcome outcome;
         _lock.Enter();
@@ -115,14 +120,14 @@ internal sealed class BatchSemaphore
         }
         else
         {
-            if (_waiters.IsEmpty)
+            // Nobody ahead: take what is available now, possibly all of it.
+            int remaining = _waiters.IsEmpty ? n - TakeUpTo(n) : n;
+            if (remaining != 0)
             {
-                // Nobody is ahead: take what is available now, possibly all of it.
-                w.Remaining -= TakeUpTo(w.Remaining);
-            }
-
-            if (w.Remaining != 0)
-            {
+                // Rare allocation under the lock: only while the pool is still cold.
+                w ??= (TWaiter?)_pool.TryRentLocked() ?? create(this);
+                w.Prepare(n);
+                w.Remaining = remaining;
                 _waiters.PushBack(w);
                 _lock.Exit();
                 waiter = w;
@@ -135,9 +140,13 @@ internal sealed class BatchSemaphore
         Interlocked.Decrement(ref _waiterCount);
         _lock.Exit();
 
-        // Not queued (and nothing partially taken): the waiter goes back to the pool.
-        w.DisposeRegistration();
-        ReturnWaiter(w);
+        // Not queued (and nothing partially taken): a waiter taken for the token goes back to the pool.
+        if (w is not null)
+        {
+            w.DisposeRegistration();
+            ReturnWaiter(w);
+        }
+
         waiter = null;
         return outcome;
     }
