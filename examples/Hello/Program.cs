@@ -4,8 +4,9 @@
 //
 // It builds a 2-worker runtime, fans out N tasks through a JoinSet, plays ping-pong over oneshot
 // channels, sleeps on the runtime's timer wheel (and measures how late the timers fire), bounds an
-// operation with a timeout, runs blocking work on the blocking pool, aborts a runaway task, and prints
-// the scheduler's metrics. Ctrl+C (or SIGTERM) aborts the run cleanly: every task is aborted and the runtime shuts down.
+// operation with a timeout, streams values from four producers through a bounded channel, limits
+// concurrency with a fair semaphore, runs blocking work on the blocking pool, aborts a runaway task, and
+// prints the scheduler's metrics. Ctrl+C (or SIGTERM) aborts the run cleanly: every task is aborted and the runtime shuts down.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Kyoto;
@@ -146,11 +147,74 @@ static async Task<int> MainAsync(int tasks)
         Console.WriteLine($"timeout: {e.Message}");
     }
 
-    // 4. Blocking work goes to the blocking pool, not to a worker.
+    // 4. Coordination: four producers feed a bounded channel (a full channel makes them wait) and the
+    //    consumer reads it as an async stream until the last producer is gone; then a fair semaphore lets
+    //    at most three of twenty tasks into a section at once.
+    sw.Restart();
+    var (tx, rx) = Mpsc.CreateBounded<int>(capacity: 64);
+    const int perProducer = 25_000;
+    for (int p = 0; p < 4; p++)
+    {
+        MpscSender<int> producer = tx.Clone();
+        int first = p * perProducer;
+        _ = KyotoTask.Spawn(async () =>
+        {
+            using (producer)
+            {
+                for (int i = 0; i < perProducer; i++)
+                {
+                    await producer.SendAsync(first + i, KyotoTask.CancellationToken);
+                }
+            }
+        });
+    }
+
+    tx.Dispose(); // the channel closes when the last clone is disposed
+    long total = 0;
+    int received = 0;
+    await foreach (int v in rx.WithCancellation(KyotoTask.CancellationToken))
+    {
+        total += v;
+        received++;
+    }
+
+    Console.WriteLine($"channel: {received:N0} values from 4 producers through a 64-slot channel in {sw.Elapsed.TotalMilliseconds:F1} ms (sum {total})");
+
+    var gate = new AsyncSemaphore(3);
+    int inside = 0;
+    int most = 0;
+    using (var visitors = new JoinSet<bool>())
+    {
+        for (int i = 0; i < 20; i++)
+        {
+            visitors.Spawn(async () =>
+            {
+                using (await gate.AcquireAsync(KyotoTask.CancellationToken))
+                {
+                    int now = Interlocked.Increment(ref inside);
+                    int seen;
+                    while (now > (seen = Volatile.Read(ref most)) && Interlocked.CompareExchange(ref most, now, seen) != seen)
+                    {
+                    }
+
+                    await KyotoTime.Sleep(TimeSpan.FromMilliseconds(1));
+                    Interlocked.Decrement(ref inside);
+                }
+
+                return true;
+            });
+        }
+
+        await visitors.JoinAllAsync(KyotoTask.CancellationToken);
+    }
+
+    Console.WriteLine($"semaphore: 20 tasks through a 3-permit gate, at most {most} inside at once");
+
+    // 5. Blocking work goes to the blocking pool, not to a worker.
     string where = await KyotoTask.SpawnBlocking(() => Thread.CurrentThread.Name ?? "?");
     Console.WriteLine($"blocking work ran on a blocking-pool thread ('{where}')");
 
-    // 5. Abort: a task spinning on yields stops at its next await; its finally block runs. (A task aborted
+    // 6. Abort: a task spinning on yields stops at its next await; its finally block runs. (A task aborted
     //    before it ever ran never runs at all, so wait until it has started.)
     var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     var cleanedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
