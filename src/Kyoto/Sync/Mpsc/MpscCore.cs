@@ -198,8 +198,10 @@ internal sealed class MpscCore<T>
         bool first = !_closed;
         _closed = true;
         _receiverGone |= receiverGone;
-        bool wake = _receiverWaiting;
-        _receiverWaiting = false;
+
+        // With a reserved permit still out, the receiver keeps waiting: the permit's send or disposal wakes it.
+        bool wake = _receiverWaiting && _reserved == 0;
+        _receiverWaiting &= !wake;
         _lock.Exit();
         if (wake)
         {

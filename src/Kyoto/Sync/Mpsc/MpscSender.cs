@@ -260,7 +260,16 @@ public sealed class MpscSender<T> : IDisposable
             MpscCore<T> core = _core!;
             T value = _value;
             _value = default!;
-            GetResult(token);
+            try
+            {
+                GetResult(token);
+            }
+            catch (ClosedChannelException)
+            {
+                // The receiver closed the channel while this send waited for room.
+                throw ClosedChannelException.Unsent(value);
+            }
+
             if (!core.TryPush(value))
             {
                 core.Capacity!.Release(1);

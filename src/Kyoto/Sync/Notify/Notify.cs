@@ -32,8 +32,10 @@ namespace Kyoto.Sync;
 /// </example>
 public sealed class Notify
 {
-    private const int ByOne = 1;
+    // How a waiter was woken, so that a waiter whose task was aborted before it resumed can pass it on.
     private const int ByAll = 0;
+    private const int ByFirst = 1;
+    private const int ByLast = 2;
 
     private TinyLock _lock;
     private WaiterQueue<int> _waiters;
@@ -84,9 +86,10 @@ public sealed class Notify
 
     private ValueTask Ready()
     {
-        // Out of budget with the permit in hand: complete through a waiter so the caller yields first.
+        // Out of budget with the permit in hand: complete through a waiter so the caller yields first (if the
+        // task is aborted before it resumes, the permit is stored again).
         var waiter = (NotifyWaiter?)_pool.TryRent(ref _lock) ?? new NotifyWaiter(this);
-        waiter.SetResultAfterYield(ByAll);
+        waiter.SetResultAfterYield(ByFirst);
         return waiter.AsValueTaskVoid();
     }
 
@@ -106,7 +109,7 @@ public sealed class Notify
         }
 
         _lock.Exit();
-        waiter?.TrySetResult(ByOne);
+        waiter?.TrySetResult(fromBack ? ByLast : ByFirst);
     }
 
     /// <summary>Wakes every task waiting now. Stores no permit: a later wait still waits.</summary>
@@ -141,9 +144,9 @@ public sealed class Notify
 
         protected override void OnResultDropped(int result)
         {
-            if (result == ByOne)
+            if (result != ByAll)
             {
-                owner.NotifyOne();
+                owner.NotifyEnd(fromBack: result == ByLast);
             }
         }
 
