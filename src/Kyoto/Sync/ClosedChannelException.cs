@@ -1,8 +1,9 @@
 namespace Kyoto.Sync;
 
 /// <summary>
-/// Thrown by a receive when the channel is closed and holds no value: every sender is gone (or was
-/// disposed without sending), or the receiver closed it.
+/// Thrown when a channel is closed: by a receive once every sender is gone (or the receiver closed the channel)
+/// and no value is left, and by a send that cannot be delivered (the receiver closed the channel, or no
+/// receiver is left). A failed send keeps its value in <see cref="UnsentValue"/>; the caller still owns it.
 /// </summary>
 public sealed class ClosedChannelException : InvalidOperationException
 {
