@@ -543,6 +543,10 @@ public class MpscStressTests
             var (tx, rx) = Mpsc.CreateBounded<int>(Capacity);
             var accepted = new List<int>[Producers];
             var maybe = new int[Producers]; // the value in flight when the producer was aborted, or -1
+
+            // A task aborted before it first runs never runs, so its `using` would never dispose its sender and
+            // the channel would never close: abort only producers that have started.
+            var started = new int[Producers];
             var handles = new JoinHandle[Producers];
             for (int p = 0; p < Producers; p++)
             {
@@ -554,6 +558,7 @@ public class MpscStressTests
                 {
                     using (mine)
                     {
+                        Volatile.Write(ref started[id], 1);
                         for (int i = 0; i < PerProducer; i++)
                         {
                             Volatile.Write(ref maybe[id], i);
@@ -598,9 +603,10 @@ public class MpscStressTests
                     await KyotoTask.Yield();
                 }
 
-                if (rng.Next(3) == 0 && aborts < 5)
+                int victim = rng.Next(Producers);
+                if (rng.Next(3) == 0 && aborts < 5 && Volatile.Read(ref started[victim]) == 1)
                 {
-                    handles[rng.Next(Producers)].Abort();
+                    handles[victim].Abort();
                     aborts++;
                 }
 

@@ -272,11 +272,11 @@ public sealed class JoinSet<T> : IDisposable
         }
     }
 
-    private void CancelWaiter(Exception error)
+    private void CancelWaiter(Exception error, short version)
     {
         lock (_lock)
         {
-            if (!_waiterArmed)
+            if (!_waiterArmed || !_waiter.IsCurrentVersion(version))
             {
                 return; // a finished task was handed over first
             }
@@ -293,6 +293,6 @@ public sealed class JoinSet<T> : IDisposable
 
     private sealed class Waiter(JoinSet<T> set) : KyotoValueTaskSource<JoinResult<T>?>
     {
-        protected override void OnCancellationRequested(Exception error) => set.CancelWaiter(error);
+        protected override void OnCancellationRequested(Exception error, short version) => set.CancelWaiter(error, version);
     }
 }

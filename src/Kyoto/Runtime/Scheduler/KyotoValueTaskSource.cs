@@ -25,7 +25,8 @@ namespace Kyoto.Scheduling;
 /// its own lock before completing, so a cancelled wait leaves no waiter behind and a concurrent hand-off
 /// either wins (the waiter gets the value) or sees the waiter gone.</item>
 /// <item>A token callback from an earlier await is ignored: it carries its token, which must equal the
-/// token registered for the current await (a cancelled token is refused before arming, so reuse is safe).</item>
+/// token registered for the current await (a cancelled token is refused before arming, so reuse is safe),
+/// and the version it read first, which the primitive compares under its lock before it removes a waiter.</item>
 /// </list>
 /// </remarks>
 /// <typeparam name="T">The result type.</typeparam>
@@ -101,11 +102,17 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
 
     private void CancelFromToken(CancellationToken token)
     {
+        // The version is read before the token is compared: a callback of an earlier await that passes the
+        // comparison just before the source is reset carries the old version, which the primitive refuses.
+        short version = Volatile.Read(ref _version);
         if (token == _registeredToken && !IsCompleted)
         {
-            OnCancellationRequested(new OperationCanceledException(token));
+            OnCancellationRequested(new OperationCanceledException(token), version);
         }
     }
+
+    /// <summary>True if <paramref name="version"/> is the current await (the source was not reset since).</summary>
+    internal bool IsCurrentVersion(short version) => Volatile.Read(ref _version) == version;
 
     /// <summary>Completes with a result; false if already completed.</summary>
     internal bool TrySetResult(T result)
@@ -177,10 +184,19 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     }
 
     /// <summary>
-    /// The await is cancelled (token or abort). The default completes with <paramref name="error"/>; a primitive
-    /// overrides it to remove its waiter under its lock first, and completes only if the waiter was still queued.
+    /// The await of <paramref name="version"/> is cancelled (token or abort). The default completes with
+    /// <paramref name="error"/> if that await is still current; a primitive overrides it to remove its waiter
+    /// under its lock first, checking there that the waiter is still queued for that same
+    /// <paramref name="version"/> (a pooled waiter may have been reused since the cancellation began), and
+    /// completes only then.
     /// </summary>
-    protected virtual void OnCancellationRequested(Exception error) => TrySetException(error);
+    protected virtual void OnCancellationRequested(Exception error, short version)
+    {
+        if (IsCurrentVersion(version))
+        {
+            TrySetException(error);
+        }
+    }
 
     /// <summary>
     /// The awaiting task was aborted after this await succeeded, so <paramref name="result"/> will never reach
@@ -314,9 +330,10 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     /// <inheritdoc />
     void IAbortable.AbortWaiter(TaskCore owner)
     {
+        short version = Volatile.Read(ref _version);
         if (ReferenceEquals(_owner, owner) && !IsCompleted)
         {
-            OnCancellationRequested(new TaskAbortedException(new TaskId(owner.Id)));
+            OnCancellationRequested(new TaskAbortedException(new TaskId(owner.Id)), version);
         }
     }
 }

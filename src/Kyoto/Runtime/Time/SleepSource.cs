@@ -62,6 +62,7 @@ internal sealed class SleepSource : KyotoValueTaskSource<bool>
             return;
         }
 
+        _node.Stamp = Version;
         driver.Register(_node, deadline);
         RegisterCancellation(cancellationToken);
     }
@@ -89,9 +90,9 @@ internal sealed class SleepSource : KyotoValueTaskSource<bool>
         return true;
     }
 
-    protected override void OnCancellationRequested(Exception error)
+    protected override void OnCancellationRequested(Exception error, short version)
     {
-        if (_driver is { } driver && driver.Unregister(_node))
+        if (_driver is { } driver && driver.Unregister(_node, version))
         {
             TrySetException(error);
         }
@@ -115,7 +116,7 @@ internal sealed class SleepSource : KyotoValueTaskSource<bool>
     }
 
     /// <summary>Cancels a pending await of a non-pooled source (an <see cref="Interval"/> being disposed).</summary>
-    internal void Cancel() => OnCancellationRequested(new ObjectDisposedException(nameof(Interval)));
+    internal void Cancel() => OnCancellationRequested(new ObjectDisposedException(nameof(Interval)), Version);
 
     private sealed class Node(SleepSource owner) : TimerNode
     {

@@ -122,6 +122,15 @@ internal sealed class TimeDriver : IParkDriver
         }
     }
 
+    /// <summary>Removes <paramref name="node"/> if it is armed and still registered under <paramref name="stamp"/>.</summary>
+    internal bool Unregister(TimerNode node, int stamp)
+    {
+        lock (_lock)
+        {
+            return node.Stamp == stamp && RemoveUnsynchronized(node);
+        }
+    }
+
     private bool RemoveUnsynchronized(TimerNode node)
     {
         if (node.Level == -2)

@@ -8,7 +8,7 @@ namespace Kyoto.Timing;
 /// thread together with its token source.
 /// </summary>
 /// <remarks>
-/// A guard is pooled again only if its timer never fired (<see cref="TimeDriver.Unregister"/> removed it) and
+/// A guard is pooled again only if its timer never fired (<see cref="TimeDriver.Unregister(TimerNode)"/> removed it) and
 /// its source resets; a guard whose timer fired, or is firing right now on the driver thread, is left to the
 /// GC, so a late <see cref="CancellationTokenSource.Cancel()"/> can never hit a reused source.
 /// </remarks>

@@ -22,6 +22,12 @@ internal abstract class TimerNode
     /// <summary>Position in the imminent list while <see cref="Level"/> is -2.</summary>
     internal int ImminentIndex;
 
+    /// <summary>
+    /// The owner's tag of the current registration (a pooled sleep's await version), set before it is
+    /// registered, so that a late cancellation of an earlier registration can be told apart under the lock.
+    /// </summary>
+    internal int Stamp;
+
     internal TimerNode? Prev;
     internal TimerNode? Next;
 

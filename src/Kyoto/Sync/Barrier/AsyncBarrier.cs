@@ -173,10 +173,10 @@ public sealed class AsyncBarrier
     }
 
     /// <summary>Takes a cancelled waiter out of the queue; it completes only if it was still queued.</summary>
-    private void Cancel(BarrierWaiter waiter, Exception error)
+    private void Cancel(BarrierWaiter waiter, Exception error, short version)
     {
         _lock.Enter();
-        bool removed = _waiters.Remove(waiter);
+        bool removed = _waiters.Remove(waiter, version);
         _lock.Exit();
         if (removed)
         {
@@ -191,7 +191,7 @@ public sealed class AsyncBarrier
     /// <summary>A pooled arrival of an <see cref="AsyncBarrier"/>.</summary>
     private sealed class BarrierWaiter(AsyncBarrier barrier) : LinkedWaiter<BarrierWaitResult>
     {
-        protected override void OnCancellationRequested(Exception error) => barrier.Cancel(this, error);
+        protected override void OnCancellationRequested(Exception error, short version) => barrier.Cancel(this, error, version);
 
         // A released arrival cannot be withdrawn: the generation has moved on, so there is nothing to give back.
         protected override void OnConsumed() => barrier.ReturnWaiter(this);

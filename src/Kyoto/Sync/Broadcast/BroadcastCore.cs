@@ -313,10 +313,10 @@ internal sealed class BroadcastCore<T>
     /// A waiter's await was cancelled: takes it out of the queue and fails it, unless a send or close took it
     /// first. True if it was taken out (its await then only throws).
     /// </summary>
-    internal bool CancelWait(LinkedWaiter<bool> waiter, Exception error)
+    internal bool CancelWait(LinkedWaiter<bool> waiter, Exception error, short version)
     {
         _tailLock.Enter();
-        bool removed = _waiters.Remove(waiter);
+        bool removed = _waiters.Remove(waiter, version);
         _tailLock.Exit();
         if (removed)
         {

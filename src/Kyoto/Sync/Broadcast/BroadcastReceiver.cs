@@ -175,7 +175,7 @@ public sealed class BroadcastReceiver<T> : IDisposable, IAsyncEnumerable<T>
 
         // Invariant 4: claim the cursor (no receive can take a value after this), fail a queued wait, leave.
         long next = _core.ClaimCursor(ref _next);
-        _core.CancelWait(_waiter, new ObjectDisposedException(GetType().FullName, "The broadcast receiver was disposed while receiving."));
+        _core.CancelWait(_waiter, new ObjectDisposedException(GetType().FullName, "The broadcast receiver was disposed while receiving."), _waiter.Version);
         if (next != BroadcastCore<T>.LeftCursor)
         {
             _core.Unsubscribe(next);
@@ -289,7 +289,7 @@ public sealed class BroadcastReceiver<T> : IDisposable, IAsyncEnumerable<T>
     /// <summary>The receiver's one waiter: a wake-up whose GetResult reads the value (invariant 3).</summary>
     private sealed class RecvWaiter(BroadcastReceiver<T> receiver) : LinkedWaiter<bool>, IValueTaskSource<T>
     {
-        protected override void OnCancellationRequested(Exception error) => receiver._core.CancelWait(this, error);
+        protected override void OnCancellationRequested(Exception error, short version) => receiver._core.CancelWait(this, error, version);
 
         T IValueTaskSource<T>.GetResult(short token) =>
             receiver.FinishWait(token, out T value) ? value : throw new ClosedChannelException();

@@ -181,12 +181,15 @@ internal sealed class MpscCore<T>
         }
     }
 
-    /// <summary>Un-parks the receiver if no producer woke it yet; true if this call took the flag back.</summary>
-    internal bool Unpark()
+    /// <summary>
+    /// Un-parks the receiver if no producer woke it yet and its waiter is still armed for the await of
+    /// <paramref name="version"/>; true if this call took the flag back.
+    /// </summary>
+    internal bool Unpark(short version)
     {
         _lock.Enter();
-        bool wasWaiting = _receiverWaiting;
-        _receiverWaiting = false;
+        bool wasWaiting = _receiverWaiting && Waiter.IsCurrentVersion(version);
+        _receiverWaiting &= !wasWaiting;
         _lock.Exit();
         return wasWaiting;
     }
@@ -289,10 +292,10 @@ internal sealed class MpscCore<T>
         internal MpscReceiver<T>? Receiver;
         internal volatile bool Busy;
 
-        protected override void OnCancellationRequested(Exception error)
+        protected override void OnCancellationRequested(Exception error, short version)
         {
             // A producer that already took the flag will complete us with a value that stays in the channel.
-            if (_core.Unpark())
+            if (_core.Unpark(version))
             {
                 TrySetException(error);
             }

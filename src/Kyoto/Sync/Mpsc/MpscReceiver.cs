@@ -190,7 +190,7 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
             if (take == MpscCore<T>.Take.Empty)
             {
                 // Parked. A cancellation that ran before the park found nothing to undo: undo it here.
-                if (cancellationToken.IsCancellationRequested && _core.Unpark())
+                if (cancellationToken.IsCancellationRequested && _core.Unpark(waiter.Version))
                 {
                     waiter.TrySetException(new OperationCanceledException(cancellationToken));
                 }

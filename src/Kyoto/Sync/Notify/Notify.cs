@@ -127,10 +127,10 @@ public sealed class Notify
         }
     }
 
-    private void Cancel(NotifyWaiter waiter, Exception error)
+    private void Cancel(NotifyWaiter waiter, Exception error, short version)
     {
         _lock.Enter();
-        bool removed = _waiters.Remove(waiter);
+        bool removed = _waiters.Remove(waiter, version);
         _lock.Exit();
         if (removed)
         {
@@ -140,7 +140,7 @@ public sealed class Notify
 
     private sealed class NotifyWaiter(Notify owner) : LinkedWaiter<int>
     {
-        protected override void OnCancellationRequested(Exception error) => owner.Cancel(this, error);
+        protected override void OnCancellationRequested(Exception error, short version) => owner.Cancel(this, error, version);
 
         protected override void OnResultDropped(int result)
         {

@@ -287,10 +287,10 @@ public sealed class OnceCell<T>
         next?.TrySetResult(false);
     }
 
-    private void Cancel(OnceWaiter waiter, Exception error)
+    private void Cancel(OnceWaiter waiter, Exception error, short version)
     {
         _lock.Enter();
-        bool removed = _waiters.Remove(waiter);
+        bool removed = _waiters.Remove(waiter, version);
         _lock.Exit();
         if (removed)
         {
@@ -301,7 +301,7 @@ public sealed class OnceCell<T>
     /// <summary>A caller waiting while another caller's initializer runs.</summary>
     private sealed class OnceWaiter(OnceCell<T> cell) : LinkedWaiter<bool>
     {
-        protected override void OnCancellationRequested(Exception error) => cell.Cancel(this, error);
+        protected override void OnCancellationRequested(Exception error, short version) => cell.Cancel(this, error, version);
 
         protected override void OnResultDropped(bool isSet)
         {

@@ -193,10 +193,10 @@ public sealed class SetOnce<T>
         return null;
     }
 
-    private void Cancel(SetOnceWaiter waiter, Exception error)
+    private void Cancel(SetOnceWaiter waiter, Exception error, short version)
     {
         _lock.Enter();
-        bool removed = _waiters.Remove(waiter);
+        bool removed = _waiters.Remove(waiter, version);
         _lock.Exit();
         if (removed)
         {
@@ -211,7 +211,7 @@ public sealed class SetOnce<T>
     /// <summary>A pooled wait for the value. Nothing to give back if its task is aborted: the value stays set.</summary>
     private sealed class SetOnceWaiter(SetOnce<T> owner) : LinkedWaiter<T>
     {
-        protected override void OnCancellationRequested(Exception error) => owner.Cancel(this, error);
+        protected override void OnCancellationRequested(Exception error, short version) => owner.Cancel(this, error, version);
 
         protected override void OnConsumed() => owner.ReturnWaiter(this);
     }

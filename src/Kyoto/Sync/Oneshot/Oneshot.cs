@@ -65,7 +65,8 @@ internal sealed class OneshotCore<T> : KyotoValueTaskSource<T>
         Volatile.Read(ref _closed)?.TrySetResult();
     }
 
-    protected override void OnCancellationRequested(Exception error) => CloseReceiver(error);
+    // A oneshot is never reset, so every cancellation is for its one await.
+    protected override void OnCancellationRequested(Exception error, short version) => CloseReceiver(error);
 }
 
 /// <summary>Sends the one value of a <see cref="Oneshot"/> channel. Disposing it without sending closes the channel.</summary>

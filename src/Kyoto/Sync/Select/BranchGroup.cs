@@ -348,7 +348,7 @@ internal sealed class BranchGroup
     /// </summary>
     private sealed class Signal : KyotoValueTaskSource<int>
     {
-        protected override void OnCancellationRequested(Exception error)
+        protected override void OnCancellationRequested(Exception error, short version)
         {
         }
     }

@@ -277,10 +277,10 @@ internal sealed class BatchSemaphore
     }
 
     /// <summary>Removes a queued waiter whose wait was cancelled; hands on the permits it had been given.</summary>
-    internal void Cancel(SemaphoreWaiter waiter, Exception error)
+    internal void Cancel(SemaphoreWaiter waiter, Exception error, short version)
     {
         _lock.Enter();
-        if (!_waiters.Remove(waiter))
+        if (!_waiters.Remove(waiter, version))
         {
             // Granted or failed already: that completion wins.
             _lock.Exit();
@@ -407,7 +407,7 @@ internal abstract class SemaphoreWaiter : LinkedWaiter<int>
         Remaining = n;
     }
 
-    protected override void OnCancellationRequested(Exception error) => Semaphore.Cancel(this, error);
+    protected override void OnCancellationRequested(Exception error, short version) => Semaphore.Cancel(this, error, version);
 
     protected override void OnResultDropped(int result) => Semaphore.Release(result);
 

@@ -74,10 +74,13 @@ internal struct WaiterQueue<T>
         return waiter;
     }
 
-    /// <summary>Unlinks <paramref name="waiter"/> if it is queued here; false if it was already taken.</summary>
-    internal bool Remove(LinkedWaiter<T> waiter)
+    /// <summary>
+    /// Unlinks <paramref name="waiter"/> if it is queued here for the await of <paramref name="version"/>; false if
+    /// it was already taken (or was reset and queued again for a later await, which this cancellation must not touch).
+    /// </summary>
+    internal bool Remove(LinkedWaiter<T> waiter, short version)
     {
-        if (!waiter.Queued)
+        if (!waiter.Queued || !waiter.IsCurrentVersion(version))
         {
             return false;
         }

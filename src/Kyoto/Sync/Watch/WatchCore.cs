@@ -303,10 +303,10 @@ internal sealed class WatchCore<T>
     }
 
     /// <summary>A waiter's await was cancelled: takes it out of its queue and fails it, unless it was woken first.</summary>
-    internal void CancelWait(LinkedWaiter<bool> waiter, Exception error, bool closedWaiter)
+    internal void CancelWait(LinkedWaiter<bool> waiter, Exception error, bool closedWaiter, short version)
     {
         _lock.Enter();
-        bool removed = closedWaiter ? _closedWaiters.Remove(waiter) : _changeWaiters.Remove(waiter);
+        bool removed = closedWaiter ? _closedWaiters.Remove(waiter, version) : _changeWaiters.Remove(waiter, version);
         _lock.Exit();
         if (removed)
         {

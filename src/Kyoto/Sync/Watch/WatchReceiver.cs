@@ -234,7 +234,7 @@ public sealed class WatchReceiver<T> : IDisposable, IAsyncEnumerable<T>
         }
 
         // Invariant 3: a wait queued now fails; one being queued sees _disposed under the channel's lock.
-        _core.CancelWait(_waiter, new ObjectDisposedException(GetType().FullName, "The watch receiver was disposed while waiting."), closedWaiter: false);
+        _core.CancelWait(_waiter, new ObjectDisposedException(GetType().FullName, "The watch receiver was disposed while waiting."), closedWaiter: false, _waiter.Version);
         _core.RemoveReceiver();
     }
 
@@ -373,7 +373,7 @@ public sealed class WatchReceiver<T> : IDisposable, IAsyncEnumerable<T>
     /// <summary>The receiver's one waiter: a wake-up whose GetResult checks the version (invariant 2).</summary>
     private sealed class ChangeWaiter(WatchReceiver<T> receiver) : LinkedWaiter<bool>, IValueTaskSource
     {
-        protected override void OnCancellationRequested(Exception error) => receiver._core.CancelWait(this, error, closedWaiter: false);
+        protected override void OnCancellationRequested(Exception error, short version) => receiver._core.CancelWait(this, error, closedWaiter: false, version);
 
         void IValueTaskSource.GetResult(short token)
         {

@@ -218,7 +218,7 @@ public sealed class WatchSender<T> : IDisposable
 
         if ((previous & Busy) != 0)
         {
-            _core.CancelWait(_closedWaiter, new ObjectDisposedException(GetType().FullName, "The watch sender was disposed while waiting."), closedWaiter: true);
+            _core.CancelWait(_closedWaiter, new ObjectDisposedException(GetType().FullName, "The watch sender was disposed while waiting."), closedWaiter: true, _closedWaiter.Version);
         }
 
         _core.RemoveSender();
@@ -250,7 +250,7 @@ public sealed class WatchSender<T> : IDisposable
     /// <summary>The sender's one ClosedAsync waiter.</summary>
     private sealed class ClosedWaiter(WatchSender<T> sender) : LinkedWaiter<bool>, IValueTaskSource
     {
-        protected override void OnCancellationRequested(Exception error) => sender._core.CancelWait(this, error, closedWaiter: true);
+        protected override void OnCancellationRequested(Exception error, short version) => sender._core.CancelWait(this, error, closedWaiter: true, version);
 
         void IValueTaskSource.GetResult(short token) => sender.FinishWait(token);
     }
