@@ -146,14 +146,7 @@ public sealed class AsyncBarrier
         waiter.DisposeRegistration();
         ReturnWaiter(waiter);
 
-        // Completed after unlocking; read each link before completing (a completed waiter may be reused).
-        while (followers is not null)
-        {
-            LinkedWaiter<BarrierWaitResult>? next = followers.Next;
-            followers.Next = null;
-            followers.TrySetResult(new BarrierWaitResult(isLeader: false));
-            followers = next;
-        }
+        WaiterChain.CompleteAll(followers, new BarrierWaitResult(isLeader: false));
 
         return Leader();
     }

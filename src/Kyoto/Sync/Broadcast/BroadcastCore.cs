@@ -354,17 +354,7 @@ internal sealed class BroadcastCore<T>
     }
 
     /// <summary>Wakes a chain taken from the queue (after the tail lock is released).</summary>
-    private static void Wake(LinkedWaiter<bool>? chain)
-    {
-        while (chain is not null)
-        {
-            // Read the link first: once woken, the waiter may be consumed and queued again.
-            LinkedWaiter<bool>? next = chain.Next;
-            chain.Next = null;
-            chain.TrySetResult(true);
-            chain = next;
-        }
-    }
+    private static void Wake(LinkedWaiter<bool>? chain) => WaiterChain.CompleteAll(chain, true);
 
     /// <summary>Test hook: whether the slot that held <paramref name="pos"/> still holds a value for it.</summary>
     internal bool IsRetained(long pos)

@@ -1,5 +1,4 @@
 using System.Threading.Tasks.Sources;
-using Kyoto.Tasks;
 
 namespace Kyoto.Sync;
 
@@ -64,31 +63,14 @@ public sealed class AsyncMutex<T>
 
     private GuardWaiter? Acquire(CancellationToken cancellationToken, out bool acquired)
     {
-        acquired = false;
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
-
-        if (_core.TryAcquire(1) == BatchSemaphore.Outcome.Acquired)
-        {
-            if (Coop.TryConsume())
-            {
-                acquired = true;
-                return null;
-            }
-
-            return Bind(_core.Completed(1, s_createWaiter));
-        }
-
-        BatchSemaphore.Outcome outcome = _core.AcquireOrEnqueue(1, cancellationToken, s_createWaiter, out GuardWaiter? waiter);
+        // The mutex is never closed: the outcome is acquired, cancelled, or a waiter to await.
+        GuardWaiter? waiter = _core.Acquire(1, cancellationToken, s_createWaiter, out BatchSemaphore.Outcome outcome);
         acquired = outcome == BatchSemaphore.Outcome.Acquired;
-        return waiter is null ? null : Bind(waiter);
-    }
+        if (waiter is not null)
+        {
+            waiter.Mutex = this;
+        }
 
-    private GuardWaiter Bind(GuardWaiter waiter)
-    {
-        waiter.Mutex = this;
         return waiter;
     }
 

@@ -1,5 +1,4 @@
 using System.Threading.Tasks.Sources;
-using Kyoto.Tasks;
 
 namespace Kyoto.Sync;
 
@@ -68,31 +67,14 @@ public sealed class AsyncRwLock<T>
 
     private GuardWaiter? Acquire(int permits, CancellationToken cancellationToken, out bool acquired)
     {
-        acquired = false;
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
-
-        if (_core.TryAcquire(permits) == BatchSemaphore.Outcome.Acquired)
-        {
-            if (Coop.TryConsume())
-            {
-                acquired = true;
-                return null;
-            }
-
-            return Bind(_core.Completed(permits, s_createWaiter));
-        }
-
-        BatchSemaphore.Outcome outcome = _core.AcquireOrEnqueue(permits, cancellationToken, s_createWaiter, out GuardWaiter? waiter);
+        // The lock is never closed: the outcome is acquired, cancelled, or a waiter to await.
+        GuardWaiter? waiter = _core.Acquire(permits, cancellationToken, s_createWaiter, out BatchSemaphore.Outcome outcome);
         acquired = outcome == BatchSemaphore.Outcome.Acquired;
-        return waiter is null ? null : Bind(waiter);
-    }
+        if (waiter is not null)
+        {
+            waiter.Lock = this;
+        }
 
-    private GuardWaiter Bind(GuardWaiter waiter)
-    {
-        waiter.Lock = this;
         return waiter;
     }
 

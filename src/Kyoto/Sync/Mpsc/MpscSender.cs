@@ -1,5 +1,4 @@
 using System.Threading.Tasks.Sources;
-using Kyoto.Tasks;
 using Kyoto.Time;
 
 namespace Kyoto.Sync;
@@ -44,43 +43,15 @@ public sealed class MpscSender<T> : IDisposable
     public ValueTask SendAsync(T value, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (cancellationToken.IsCancellationRequested)
+        SendWaiter? waiter = Room.Acquire(1, cancellationToken, s_createWaiter, out BatchSemaphore.Outcome outcome);
+        if (waiter is not null)
         {
-            return ValueTask.FromCanceled(cancellationToken);
+            // Waiting for room (or yielding first): the value goes in as the sender resumes.
+            waiter.Bind(_core, value);
+            return new ValueTask(waiter, waiter.Version);
         }
 
-        BatchSemaphore room = Room;
-        BatchSemaphore.Outcome outcome = room.TryAcquire(1);
-        if (outcome == BatchSemaphore.Outcome.Acquired)
-        {
-            if (!Coop.TryConsume())
-            {
-                // Out of budget: complete through the waiter, which yields before it sends.
-                SendWaiter ready = room.Completed(1, s_createWaiter);
-                ready.Bind(_core, value);
-                return new ValueTask(ready, ready.Version);
-            }
-
-            if (_core.TryPush(value))
-            {
-                return default;
-            }
-
-            room.Release(1);
-            return ValueTask.FromException(ClosedChannelException.Unsent(value));
-        }
-
-        if (outcome == BatchSemaphore.Outcome.Closed)
-        {
-            return ValueTask.FromException(ClosedChannelException.Unsent(value));
-        }
-
-        return SendSlow(value, cancellationToken);
-    }
-
-    private ValueTask SendSlow(T value, CancellationToken cancellationToken)
-    {
-        switch (Room.AcquireOrEnqueue(1, cancellationToken, s_createWaiter, out SendWaiter? waiter))
+        switch (outcome)
         {
             case BatchSemaphore.Outcome.Acquired:
                 if (_core.TryPush(value))
@@ -92,11 +63,8 @@ public sealed class MpscSender<T> : IDisposable
                 return ValueTask.FromException(ClosedChannelException.Unsent(value));
             case BatchSemaphore.Outcome.Cancelled:
                 return ValueTask.FromCanceled(cancellationToken);
-            case BatchSemaphore.Outcome.Closed:
-                return ValueTask.FromException(ClosedChannelException.Unsent(value));
             default:
-                waiter!.Bind(_core, value);
-                return new ValueTask(waiter, waiter.Version);
+                return ValueTask.FromException(ClosedChannelException.Unsent(value));
         }
     }
 
@@ -153,23 +121,7 @@ public sealed class MpscSender<T> : IDisposable
     public ValueTask<MpscPermit<T>> ReserveAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled<MpscPermit<T>>(cancellationToken);
-        }
-
-        BatchSemaphore room = Room;
-        BatchSemaphore.Outcome outcome = room.TryAcquire(1);
-        SendWaiter? waiter = null;
-        if (outcome == BatchSemaphore.Outcome.Acquired && !Coop.TryConsume())
-        {
-            waiter = room.Completed(1, s_createWaiter);
-        }
-        else if (outcome == BatchSemaphore.Outcome.NoPermits)
-        {
-            outcome = room.AcquireOrEnqueue(1, cancellationToken, s_createWaiter, out waiter);
-        }
-
+        SendWaiter? waiter = Room.Acquire(1, cancellationToken, s_createWaiter, out BatchSemaphore.Outcome outcome);
         if (waiter is not null)
         {
             waiter.Bind(_core, default!);

@@ -118,13 +118,7 @@ public sealed class Notify
         _lock.Enter();
         LinkedWaiter<int>? chain = _waiters.TakeAll();
         _lock.Exit();
-        while (chain is not null)
-        {
-            LinkedWaiter<int>? next = chain.Next;
-            chain.Next = null;
-            chain.TrySetResult(ByAll);
-            chain = next;
-        }
+        WaiterChain.CompleteAll(chain, ByAll);
     }
 
     private void Cancel(NotifyWaiter waiter, Exception error, short version)

@@ -261,13 +261,7 @@ public sealed class OnceCell<T>
         LinkedWaiter<bool>? chain = _waiters.TakeAll();
         _lock.Exit();
 
-        while (chain is not null)
-        {
-            LinkedWaiter<bool>? next = chain.Next;
-            chain.Next = null;
-            chain.TrySetResult(true);
-            chain = next;
-        }
+        WaiterChain.CompleteAll(chain, true);
     }
 
     /// <summary>The permit holder failed or gave up: hand the permit to the next waiter, or empty the cell.</summary>

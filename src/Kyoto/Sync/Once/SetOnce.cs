@@ -103,13 +103,7 @@ public sealed class SetOnce<T>
         _lock.Exit();
 
         // Completed after unlocking; read each link before completing (a completed waiter may be reused).
-        while (chain is not null)
-        {
-            LinkedWaiter<T>? next = chain.Next;
-            chain.Next = null;
-            chain.TrySetResult(value);
-            chain = next;
-        }
+        WaiterChain.CompleteAll(chain, value);
 
         return true;
     }

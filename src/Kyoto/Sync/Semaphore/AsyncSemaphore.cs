@@ -1,5 +1,4 @@
 using System.Threading.Tasks.Sources;
-using Kyoto.Tasks;
 
 namespace Kyoto.Sync;
 
@@ -53,10 +52,10 @@ public sealed class AsyncSemaphore
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
     public ValueTask<SemaphorePermit> AcquireAsync(int permits, CancellationToken cancellationToken = default)
     {
-        PermitWaiter? waiter = Acquire(permits, cancellationToken, out bool acquired);
+        PermitWaiter? waiter = Acquire(permits, cancellationToken, out BatchSemaphore.Outcome outcome);
         return waiter is not null ? new ValueTask<SemaphorePermit>(waiter, waiter.Version)
-            : acquired ? new ValueTask<SemaphorePermit>(new SemaphorePermit(_core, permits))
-            : Failed<SemaphorePermit>(cancellationToken);
+            : outcome == BatchSemaphore.Outcome.Acquired ? new ValueTask<SemaphorePermit>(new SemaphorePermit(_core, permits))
+            : Failed<SemaphorePermit>(outcome, cancellationToken);
     }
 
     /// <summary>
@@ -69,49 +68,21 @@ public sealed class AsyncSemaphore
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
     public ValueTask<OwnedSemaphorePermit> AcquireOwnedAsync(int permits = 1, CancellationToken cancellationToken = default)
     {
-        PermitWaiter? waiter = Acquire(permits, cancellationToken, out bool acquired);
+        PermitWaiter? waiter = Acquire(permits, cancellationToken, out BatchSemaphore.Outcome outcome);
         return waiter is not null ? new ValueTask<OwnedSemaphorePermit>(waiter, waiter.Version)
-            : acquired ? new ValueTask<OwnedSemaphorePermit>(new OwnedSemaphorePermit(_core, permits))
-            : Failed<OwnedSemaphorePermit>(cancellationToken);
+            : outcome == BatchSemaphore.Outcome.Acquired ? new ValueTask<OwnedSemaphorePermit>(new OwnedSemaphorePermit(_core, permits))
+            : Failed<OwnedSemaphorePermit>(outcome, cancellationToken);
     }
 
-    private PermitWaiter? Acquire(int permits, CancellationToken cancellationToken, out bool acquired)
+    private PermitWaiter? Acquire(int permits, CancellationToken cancellationToken, out BatchSemaphore.Outcome outcome)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(permits);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(permits, MaxPermits);
-        if (cancellationToken.IsCancellationRequested)
-        {
-            acquired = false;
-            return null;
-        }
-
-        BatchSemaphore.Outcome outcome = _core.TryAcquire(permits);
-        if (outcome == BatchSemaphore.Outcome.Acquired)
-        {
-            if (Coop.TryConsume())
-            {
-                acquired = true;
-                return null;
-            }
-
-            // Out of budget: hand the permits over through a completed waiter, so the caller yields first.
-            acquired = false;
-            return (PermitWaiter)_core.Completed(permits, s_createWaiter);
-        }
-
-        acquired = false;
-        if (outcome == BatchSemaphore.Outcome.Closed)
-        {
-            return null;
-        }
-
-        outcome = _core.AcquireOrEnqueue(permits, cancellationToken, s_createWaiter, out PermitWaiter? waiter);
-        acquired = outcome == BatchSemaphore.Outcome.Acquired;
-        return waiter;
+        return _core.Acquire(permits, cancellationToken, s_createWaiter, out outcome);
     }
 
-    private static ValueTask<T> Failed<T>(CancellationToken cancellationToken) =>
-        cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<T>(cancellationToken)
+    private static ValueTask<T> Failed<T>(BatchSemaphore.Outcome outcome, CancellationToken cancellationToken) =>
+        outcome == BatchSemaphore.Outcome.Cancelled ? ValueTask.FromCanceled<T>(cancellationToken)
             : ValueTask.FromException<T>(new SemaphoreClosedException());
 
     /// <summary>Takes one permit if one is available now, without waiting.</summary>

@@ -1,4 +1,5 @@
 using Kyoto.Scheduling;
+using Kyoto.Tasks;
 
 namespace Kyoto.Sync;
 
@@ -85,6 +86,36 @@ internal sealed class BatchSemaphore
 
             state = seen;
         }
+    }
+
+    /// <summary>
+    /// An acquire of <paramref name="n"/> permits as every primitive starts one: refused if the token is
+    /// cancelled or the semaphore closed; taken at once if free (through a yield-first waiter when the task's coop
+    /// budget is spent); otherwise queued. Returns the waiter to await, or null with <paramref name="outcome"/>
+    /// saying why (<see cref="Outcome.Acquired"/>: the permits are the caller's now).
+    /// </summary>
+    internal TWaiter? Acquire<TWaiter>(int n, CancellationToken cancellationToken, Func<BatchSemaphore, TWaiter> create, out Outcome outcome)
+        where TWaiter : SemaphoreWaiter
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            outcome = Outcome.Cancelled;
+            return null;
+        }
+
+        outcome = TryAcquire(n);
+        if (outcome == Outcome.Acquired)
+        {
+            return Coop.TryConsume() ? null : Completed(n, create);
+        }
+
+        if (outcome == Outcome.Closed)
+        {
+            return null;
+        }
+
+        outcome = AcquireOrEnqueue(n, cancellationToken, create, out TWaiter? waiter);
+        return waiter;
     }
 
     /// <summary>
@@ -194,21 +225,71 @@ internal sealed class BatchSemaphore
         }
         else
         {
+            // Waiters are queued: hand the permits straight to them, in order, without a round trip through
+            // _state (the usual case, one permit to one waiter, then costs no atomic operation on it).
             _lock.Enter();
-            try
+            SemaphoreWaiter? first = null;
+            SemaphoreWaiter? last = null;
+            while (n > 0 && _waiters.Head is SemaphoreWaiter head)
             {
-                AddToState(n);
+                int give = Math.Min(n, head.Remaining);
+                head.Remaining -= give;
+                n -= give;
+                if (head.Remaining != 0)
+                {
+                    break;
+                }
+
+                _waiters.PopFront();
+                Chain(ref first, ref last, head);
             }
-            catch
+
+            _waiterCount = _waiters.Count;
+            if (n > 0)
             {
-                _lock.Exit();
-                throw;
+                try
+                {
+                    AddToState(n);
+                }
+                catch
+                {
+                    _lock.Exit();
+                    CompleteGranted(first);
+                    throw;
+                }
             }
+            else if (_waiters.Head is not null && (Volatile.Read(ref _state) >> 1) > 0)
+            {
+                // A lock-free release left permits in _state meanwhile (invariant 2): they go to the queue too.
+                SemaphoreWaiter? more = GrantLocked();
+                if (more is not null)
+                {
+                    Chain(ref first, ref last, more);
+                }
+            }
+
+            _lock.Exit();
+            CompleteGranted(first);
+            return;
         }
 
         SemaphoreWaiter? granted = GrantLocked();
         _lock.Exit();
         CompleteGranted(granted);
+    }
+
+    private static void Chain(ref SemaphoreWaiter? first, ref SemaphoreWaiter? last, SemaphoreWaiter waiter)
+    {
+        if (last is null)
+        {
+            first = waiter;
+        }
+        else
+        {
+            last.Next = waiter;
+        }
+
+        last = waiter;
     }
 
     private void AddToState(int n)
@@ -248,19 +329,12 @@ internal sealed class BatchSemaphore
             }
 
             _waiters.PopFront();
-            Interlocked.Decrement(ref _waiterCount);
-            if (last is null)
-            {
-                first = head;
-            }
-            else
-            {
-                last.Next = head;
-            }
-
-            last = head;
+            Chain(ref first, ref last, head);
         }
 
+        // Every change of _waiterCount happens under the lock, so a plain (volatile) write is enough here; the
+        // enqueuer's increment stays an interlocked one for its fence (invariant 2).
+        _waiterCount = _waiters.Count;
         return first;
     }
 
@@ -287,7 +361,7 @@ internal sealed class BatchSemaphore
             return;
         }
 
-        Interlocked.Decrement(ref _waiterCount);
+        _waiterCount = _waiters.Count;
         int partial = waiter.Requested - waiter.Remaining;
         waiter.Remaining = waiter.Requested;
         SemaphoreWaiter? granted = null;

@@ -198,3 +198,23 @@ internal struct WaiterPool<T>
         gate.Exit();
     }
 }
+
+/// <summary>Completes chains of waiters taken from a <see cref="WaiterQueue{T}"/> (after the lock is released).</summary>
+internal static class WaiterChain
+{
+    /// <summary>
+    /// Completes every waiter of <paramref name="chain"/> (linked through <see cref="LinkedWaiter{T}.Next"/>)
+    /// with <paramref name="result"/>, reading each link before completing its waiter: a completed waiter may be
+    /// consumed and reused at once.
+    /// </summary>
+    internal static void CompleteAll<T>(LinkedWaiter<T>? chain, T result)
+    {
+        while (chain is not null)
+        {
+            LinkedWaiter<T>? next = chain.Next;
+            chain.Next = null;
+            chain.TrySetResult(result);
+            chain = next;
+        }
+    }
+}

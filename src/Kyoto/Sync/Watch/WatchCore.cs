@@ -315,17 +315,7 @@ internal sealed class WatchCore<T>
     }
 
     /// <summary>Wakes a chain taken from a queue (after the locks are released).</summary>
-    private static void Wake(LinkedWaiter<bool>? chain)
-    {
-        while (chain is not null)
-        {
-            // Read the link first: once woken, the waiter may be consumed and queued again.
-            LinkedWaiter<bool>? next = chain.Next;
-            chain.Next = null;
-            chain.TrySetResult(true);
-            chain = next;
-        }
-    }
+    private static void Wake(LinkedWaiter<bool>? chain) => WaiterChain.CompleteAll(chain, true);
 
     /// <summary>Test hook: receivers waiting for a change now.</summary>
     internal int ChangeWaiterCount
