@@ -100,6 +100,8 @@ public sealed class AsyncMutex<T>
     private sealed class GuardWaiter(BatchSemaphore semaphore) : SemaphoreWaiter(semaphore),
         IValueTaskSource<MutexGuard<T>>, IValueTaskSource<OwnedMutexGuard<T>>
     {
+        protected override void ReturnToPool() => BatchSemaphore.ReturnWaiter(this);
+
         internal AsyncMutex<T>? Mutex;
 
         MutexGuard<T> IValueTaskSource<MutexGuard<T>>.GetResult(short token)

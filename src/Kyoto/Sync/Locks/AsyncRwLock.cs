@@ -125,6 +125,8 @@ public sealed class AsyncRwLock<T>
     private sealed class GuardWaiter(BatchSemaphore semaphore) : SemaphoreWaiter(semaphore),
         IValueTaskSource<ReadGuard<T>>, IValueTaskSource<WriteGuard<T>>
     {
+        protected override void ReturnToPool() => BatchSemaphore.ReturnWaiter(this);
+
         internal AsyncRwLock<T>? Lock;
 
         ReadGuard<T> IValueTaskSource<ReadGuard<T>>.GetResult(short token)

@@ -198,6 +198,8 @@ public sealed class MpscSender<T> : IDisposable
     /// </summary>
     private sealed class SendWaiter(BatchSemaphore semaphore) : SemaphoreWaiter(semaphore), IValueTaskSource, IValueTaskSource<MpscPermit<T>>
     {
+        protected override void ReturnToPool() => BatchSemaphore.ReturnWaiter(this);
+
         private MpscCore<T>? _core;
         private T _value = default!;
 

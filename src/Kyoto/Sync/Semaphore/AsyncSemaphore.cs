@@ -129,6 +129,8 @@ public sealed class AsyncSemaphore
     private sealed class PermitWaiter(BatchSemaphore semaphore) : SemaphoreWaiter(semaphore),
         IValueTaskSource<SemaphorePermit>, IValueTaskSource<OwnedSemaphorePermit>
     {
+        protected override void ReturnToPool() => BatchSemaphore.ReturnWaiter(this);
+
         SemaphorePermit IValueTaskSource<SemaphorePermit>.GetResult(short token)
         {
             BatchSemaphore semaphore = Semaphore;
