@@ -169,20 +169,6 @@ internal struct WaiterPool<T>
         return w;
     }
 
-    /// <summary>A pooled waiter, or null; the caller holds the primitive's lock.</summary>
-    internal LinkedWaiter<T>? TryRentLocked()
-    {
-        LinkedWaiter<T>? w = _free;
-        if (w is not null)
-        {
-            _free = w.Next;
-            _count--;
-            w.Next = null;
-        }
-
-        return w;
-    }
-
     /// <summary>Resets <paramref name="waiter"/> and keeps it for the next wait (unless the pool is full).</summary>
     internal void Return(ref TinyLock gate, LinkedWaiter<T> waiter)
     {
