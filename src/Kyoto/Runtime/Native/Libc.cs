@@ -11,6 +11,23 @@ internal static unsafe partial class Libc
     internal const int EINTR = 4;
     internal const int EAGAIN = 11;
 
+    internal const int EPOLL_CLOEXEC = 0x80000;
+    internal const int EPOLL_CTL_ADD = 1;
+    internal const int EPOLL_CTL_DEL = 2;
+    internal const int EPOLL_CTL_MOD = 3;
+    internal const uint EPOLLIN = 0x001;
+    internal const uint EPOLLPRI = 0x002;
+    internal const uint EPOLLOUT = 0x004;
+    internal const uint EPOLLERR = 0x008;
+    internal const uint EPOLLHUP = 0x010;
+    internal const uint EPOLLRDHUP = 0x2000;
+    internal const uint EPOLLET = 0x80000000;
+
+    internal const int AF_UNIX = 1;
+    internal const int SOCK_STREAM = 1;
+    internal const int SOCK_NONBLOCK = 0x800;
+    internal const int SOCK_CLOEXEC = 0x80000;
+
     [StructLayout(LayoutKind.Sequential)]
     internal struct PollFd
     {
@@ -40,4 +57,34 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int epoll_create1(int flags);
+
+    /// <summary><paramref name="ev"/> points to a <c>struct epoll_event</c> (see <see cref="EpollEventSize"/>).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int epoll_ctl(int epfd, int op, int fd, void* ev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int epoll_pwait2(int epfd, void* events, int maxevents, TimeSpec* timeout, void* sigmask);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int socketpair(int domain, int type, int protocol, int* sv);
+
+    /// <summary>
+    /// The size of <c>struct epoll_event</c>: packed (12 bytes: u32 events, u64 data) on x86-64, naturally
+    /// aligned (16 bytes) elsewhere.
+    /// </summary>
+    internal static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+
+    /// <summary>Writes an epoll event (events, data) at <paramref name="at"/>.</summary>
+    internal static void WriteEpollEvent(byte* at, uint events, ulong data)
+    {
+        *(uint*)at = events;
+        *(ulong*)(at + (EpollEventSize == 12 ? 4 : 8)) = data;
+    }
+
+    /// <summary>Reads the epoll event at <paramref name="at"/>.</summary>
+    internal static (uint Events, ulong Data) ReadEpollEvent(byte* at) =>
+        (*(uint*)at, *(ulong*)(at + (EpollEventSize == 12 ? 4 : 8)));
 }
