@@ -80,7 +80,9 @@ public abstract class OnceCellTests : RuntimeTestBase
             }
 
             // Everyone but the initializer is queued before the initializer may finish.
-            await Until(() => cell.WaiterCount == Callers - 1, "99 callers to wait for the initializer");
+            // (The permit holder may be preempted between taking the permit and entering its initializer, so
+            // wait for both: the 99 queued and the one initializer started.)
+            await Until(() => cell.WaiterCount == Callers - 1 && Volatile.Read(ref n) == 1, "99 callers to wait for the one initializer");
             int waiting = cell.WaiterCount;
             Assert.Equal(1, Volatile.Read(ref n));
             Assert.False(cell.IsInitialized);

@@ -14,6 +14,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Kyoto.Native;
+using Microsoft.Win32.SafeHandles;
 
 namespace Kyoto.Reactor;
 
@@ -25,6 +26,9 @@ internal sealed unsafe class IoReactor : IDisposable
 
     private readonly int _epfd;
     private readonly int _eventfd;
+
+    // Reference-counted so that a Wake() racing with Dispose() can never write into a reused descriptor.
+    private readonly SafeFileHandle _eventHandle;
     private readonly byte* _events;
     private readonly Lock _slabLock = new();
     private ScheduledIo?[] _slots = new ScheduledIo?[64];
@@ -54,12 +58,13 @@ internal sealed unsafe class IoReactor : IDisposable
             throw new IOException($"eventfd failed (errno {errno}).");
         }
 
+        _eventHandle = new SafeFileHandle(_eventfd, ownsHandle: true);
         byte* ev = stackalloc byte[16];
         Libc.WriteEpollEvent(ev, Libc.EPOLLIN | Libc.EPOLLET, WakeToken);
         if (Libc.epoll_ctl(_epfd, Libc.EPOLL_CTL_ADD, _eventfd, ev) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            Libc.close(_eventfd);
+            _eventHandle.Dispose();
             Libc.close(_epfd);
             throw new IOException($"epoll_ctl(ADD eventfd) failed (errno {errno}).");
         }
@@ -227,13 +232,25 @@ internal sealed unsafe class IoReactor : IDisposable
     /// <summary>Interrupts a <see cref="Turn"/> in progress, or makes the next one return at once.</summary>
     internal void Wake()
     {
-        if (Volatile.Read(ref _disposed) != 0)
+        bool added = false;
+        try
         {
-            return;
+            _eventHandle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // the runtime is gone; nobody turns the reactor any more
         }
 
-        ulong one = 1;
-        Libc.write(_eventfd, &one, sizeof(ulong));
+        try
+        {
+            ulong one = 1;
+            Libc.write(_eventfd, &one, sizeof(ulong));
+        }
+        finally
+        {
+            _eventHandle.DangerousRelease();
+        }
     }
 
     public void Dispose()
@@ -257,7 +274,7 @@ internal sealed unsafe class IoReactor : IDisposable
             }
         }
 
-        Libc.close(_eventfd);
+        _eventHandle.Dispose();
         Libc.close(_epfd);
         NativeMemory.Free(_events);
     }

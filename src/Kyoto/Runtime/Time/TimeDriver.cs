@@ -1,3 +1,4 @@
+using Kyoto.Reactor;
 using Kyoto.Scheduling;
 using Kyoto.Time;
 
@@ -35,7 +36,10 @@ internal sealed class TimeDriver : IParkDriver
     private readonly Wheel _wheel = new();
     private readonly List<TimerNode> _imminent = new();
     private readonly List<TimerNode> _expired = new();
-    private readonly WakeSignal _signal = new();
+    // What the driving thread sleeps in: on Linux the runtime's epoll reactor (so the worker that parks also
+    // dispatches socket readiness, and a wake is its eventfd); elsewhere a plain wake signal.
+    private readonly IoReactor? _reactor;
+    private readonly WakeSignal? _signal;
     private int _held;
     private long _parkedUntil = long.MaxValue; // timestamp the parked driver sleeps until; MaxValue: not parked
 
@@ -43,7 +47,18 @@ internal sealed class TimeDriver : IParkDriver
     {
         Clock = clock;
         IsIdle = isIdle;
+        if (OperatingSystem.IsLinux())
+        {
+            _reactor = new IoReactor();
+        }
+        else
+        {
+            _signal = new WakeSignal();
+        }
     }
+
+    /// <summary>The runtime's I/O reactor, turned by whichever thread parks in this driver; null off Linux.</summary>
+    internal IoReactor? Reactor => _reactor;
 
     internal Clock Clock { get; }
 
@@ -249,11 +264,27 @@ internal sealed class TimeDriver : IParkDriver
 
         if (waitTicks == 0)
         {
-            _signal.Drain();
+            if (_reactor is not null)
+            {
+                _reactor.Turn(0);
+            }
+            else
+            {
+                _signal!.Drain();
+            }
+
             return;
         }
 
-        _signal.Wait(waitTicks);
+        if (_reactor is not null)
+        {
+            _reactor.Turn(waitTicks);
+        }
+        else
+        {
+            _signal!.Wait(waitTicks);
+        }
+
         lock (_lock)
         {
             _parkedUntil = long.MaxValue;
@@ -291,16 +322,49 @@ internal sealed class TimeDriver : IParkDriver
     }
 
     /// <inheritdoc />
-    public void Poll(Parker parker) => FireDue();
+    public void Poll(Parker parker) => PollIfFree();
 
-    /// <summary>Fires due timers if no other thread is driving; for the workers' periodic maintenance.</summary>
-    internal void PollIfFree() => FireDue();
+    /// <summary>
+    /// Fires due timers and dispatches ready I/O without blocking, if no other thread is driving; for the
+    /// workers' periodic maintenance (so busy workers still see sockets become ready).
+    /// </summary>
+    internal void PollIfFree()
+    {
+        if (!TryLock())
+        {
+            return;
+        }
+
+        try
+        {
+            FireExpired();
+            _reactor?.Turn(0);
+        }
+        finally
+        {
+            Unlock();
+        }
+    }
 
     /// <inheritdoc />
-    public void Wake() => _signal.Set();
+    public void Wake()
+    {
+        if (_reactor is not null)
+        {
+            _reactor.Wake();
+        }
+        else
+        {
+            _signal!.Set();
+        }
+    }
 
-    /// <summary>Releases the wake-up descriptor (after the runtime's threads have stopped).</summary>
-    internal void Dispose() => _signal.Dispose();
+    /// <summary>Releases the reactor or the wake-up descriptor (after the runtime's threads have stopped).</summary>
+    internal void Dispose()
+    {
+        _reactor?.Dispose();
+        _signal?.Dispose();
+    }
 
     /// <summary>Advances the wheel to now and fires what is due. Only the driving thread calls it.</summary>
     private void FireExpired()
