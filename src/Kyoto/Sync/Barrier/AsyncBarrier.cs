@@ -68,16 +68,7 @@ public sealed class AsyncBarrier
     public int Participants => _participants;
 
     /// <summary>How many callers of the current generation are waiting (a snapshot).</summary>
-    internal int WaiterCount
-    {
-        get
-        {
-            _lock.Enter();
-            int n = _waiters.Count;
-            _lock.Exit();
-            return n;
-        }
-    }
+    internal int WaiterCount => _waiters.Count; // a snapshot (a volatile read)
 
     /// <summary>How many generations have been released so far (a snapshot).</summary>
     internal long Generation

@@ -367,16 +367,7 @@ internal sealed class BroadcastCore<T>
     }
 
     /// <summary>Test hook: waiters queued now.</summary>
-    internal int WaiterCount
-    {
-        get
-        {
-            _tailLock.Enter();
-            int count = _waiters.Count;
-            _tailLock.Exit();
-            return count;
-        }
-    }
+    internal int WaiterCount => _waiters.Count; // a snapshot (a volatile read)
 
     [Conditional("DEBUG")]
     private void AssertInvariantsUnsynchronized()

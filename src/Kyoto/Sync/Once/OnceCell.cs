@@ -75,16 +75,7 @@ public sealed class OnceCell<T>
     public T Value => _state == StateSet ? _value! : throw new InvalidOperationException("The OnceCell holds no value yet.");
 
     /// <summary>How many callers are waiting for a running initializer (a snapshot).</summary>
-    internal int WaiterCount
-    {
-        get
-        {
-            _lock.Enter();
-            int n = _waiters.Count;
-            _lock.Exit();
-            return n;
-        }
-    }
+    internal int WaiterCount => _waiters.Count; // a snapshot (a volatile read)
 
     /// <summary>True while some caller's initializer holds the cell (a snapshot).</summary>
     internal bool IsInitializing => _state == StateInitializing;

@@ -57,16 +57,7 @@ public sealed class SetOnce<T>
     public bool IsSet => _isSet;
 
     /// <summary>How many callers are waiting (a snapshot).</summary>
-    internal int WaiterCount
-    {
-        get
-        {
-            _lock.Enter();
-            int n = _waiters.Count;
-            _lock.Exit();
-            return n;
-        }
-    }
+    internal int WaiterCount => _waiters.Count; // a snapshot (a volatile read)
 
     /// <summary>Gets the value if it has been set.</summary>
     public bool TryGetValue([MaybeNullWhen(false)] out T value)

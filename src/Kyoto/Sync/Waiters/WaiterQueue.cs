@@ -30,7 +30,8 @@ internal struct WaiterQueue<T>
 
     internal readonly bool IsEmpty => _head is null;
 
-    internal readonly int Count => _count;
+    /// <summary>How many waiters are queued; read without the owner's lock it is a snapshot (a volatile read).</summary>
+    internal readonly int Count => Volatile.Read(in _count);
 
     internal readonly LinkedWaiter<T>? Head => _head;
 

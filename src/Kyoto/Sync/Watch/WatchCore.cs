@@ -318,28 +318,10 @@ internal sealed class WatchCore<T>
     private static void Wake(LinkedWaiter<bool>? chain) => WaiterChain.CompleteAll(chain, true);
 
     /// <summary>Test hook: receivers waiting for a change now.</summary>
-    internal int ChangeWaiterCount
-    {
-        get
-        {
-            _lock.Enter();
-            int count = _changeWaiters.Count;
-            _lock.Exit();
-            return count;
-        }
-    }
+    internal int ChangeWaiterCount => _changeWaiters.Count; // a snapshot (a volatile read)
 
     /// <summary>Test hook: senders waiting for the receivers to go.</summary>
-    internal int ClosedWaiterCount
-    {
-        get
-        {
-            _lock.Enter();
-            int count = _closedWaiters.Count;
-            _lock.Exit();
-            return count;
-        }
-    }
+    internal int ClosedWaiterCount => _closedWaiters.Count; // a snapshot (a volatile read)
 
     [Conditional("DEBUG")]
     private void AssertInvariantsUnsynchronized()
