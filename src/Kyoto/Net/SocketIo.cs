@@ -1,0 +1,132 @@
+// A non-blocking .NET Socket registered with the runtime's reactor: the readiness loops of Kyoto's socket types
+// (try the call first; on EAGAIN clear the readiness observed before it, ScheduledIo invariant 1, and wait for
+// the next edge). The Socket only ever runs its synchronous, non-blocking calls, so .NET's own socket engine
+// never registers it: Kyoto's reactor is the only one watching the descriptor. Awaits inside Kyoto's own code use
+// ConfigureAwait(true): an async method's ValueTask awaited with ConfigureAwait(false) would resume off the runtime.
+//
+// Invariants:
+//  1. Registered once for the socket's life; Dispose deregisters (failing pending waits with
+//     ObjectDisposedException) before the socket is closed, so no event for a reused descriptor number reaches it.
+//  2. One reader and one writer at a time (ScheduledIo invariant 2), which is what a stream's read and write
+//     halves need.
+using System.Net.Sockets;
+using Kyoto.Reactor;
+
+namespace Kyoto.Net;
+
+internal sealed class SocketIo : IDisposable
+{
+    private readonly ScheduledIo _io;
+    private int _disposed;
+
+    /// <summary>Registers <paramref name="socket"/> with the current runtime's reactor.</summary>
+    internal SocketIo(Socket socket)
+        : this(socket, CurrentReactor())
+    {
+    }
+
+    /// <summary>Registers <paramref name="socket"/> with <paramref name="reactor"/> (an accepted socket joins its acceptor's).</summary>
+    internal SocketIo(Socket socket, IoReactor reactor)
+    {
+        socket.Blocking = false;
+        Socket = socket;
+        _io = reactor.Register((int)socket.Handle);
+    }
+
+    internal IoReactor Reactor => _io.Reactor;
+
+    private static IoReactor CurrentReactor() => RuntimeHandle.Current.Scheduler.Time.Reactor
+        ?? throw new PlatformNotSupportedException("Kyoto's sockets run on Linux only (they use the runtime's epoll driver).");
+
+    internal Socket Socket { get; }
+
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
+    internal async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ThrowIfDisposed();
+            long observed = _io.State;
+            int n = Socket.Receive(buffer.Span, SocketFlags.None, out SocketError error);
+            if (error == SocketError.Success)
+            {
+                return n;
+            }
+
+            if (error != SocketError.WouldBlock)
+            {
+                throw new SocketException((int)error);
+            }
+
+            _io.ClearReadiness(observed, Readiness.Readable);
+            await _io.ReadyAsync(Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+        }
+    }
+
+    /// <summary>Sends what fits of <paramref name="buffer"/> (waiting until something fits): the byte count.</summary>
+    internal async ValueTask<int> SendSomeAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ThrowIfDisposed();
+            long observed = _io.State;
+            int n = Socket.Send(buffer.Span, SocketFlags.None, out SocketError error);
+            if (error == SocketError.Success)
+            {
+                return n;
+            }
+
+            if (error != SocketError.WouldBlock)
+            {
+                throw new SocketException((int)error);
+            }
+
+            _io.ClearReadiness(observed, Readiness.Writable);
+            await _io.ReadyAsync(Readiness.WriteInterest, cancellationToken).ConfigureAwait(true);
+        }
+    }
+
+    /// <summary>Sends all of <paramref name="buffer"/>; a failure reports how much went out.</summary>
+    internal async ValueTask SendAllAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int sent = 0;
+        while (sent < buffer.Length)
+        {
+            try
+            {
+                sent += await SendSomeAsync(buffer[sent..], cancellationToken).ConfigureAwait(true);
+            }
+            catch (SocketException e)
+            {
+                throw new PartialWriteException(sent, e);
+            }
+        }
+    }
+
+    /// <summary>Waits until the socket is writable (a non-blocking connect finishing).</summary>
+    internal ValueTask<long> WritableAsync(CancellationToken cancellationToken) => _io.ReadyAsync(Readiness.WriteInterest, cancellationToken);
+
+    /// <summary>Waits until the socket is readable (a listener with a connection to accept).</summary>
+    internal async ValueTask WaitReadableAfter(long observed, CancellationToken cancellationToken)
+    {
+        _io.ClearReadiness(observed, Readiness.Readable);
+        await _io.ReadyAsync(Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+    }
+
+    internal long State => _io.State;
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, Socket);
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _io.Reactor.Deregister(_io);
+        Socket.Dispose();
+    }
+}

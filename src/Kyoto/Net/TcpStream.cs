@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Kyoto.Net;
+
+/// <summary>
+/// A TCP connection on the runtime's I/O driver (Tokio's <c>TcpStream</c>): reads and writes as
+/// <see cref="ValueTask"/>s over <see cref="Memory{T}"/>, woken by the worker that turns the runtime's epoll
+/// set, with no hop through the .NET thread pool. One read and one write may be in flight at once (from
+/// different tasks).
+/// </summary>
+/// <example>
+/// <code>
+/// using TcpStream stream = await TcpStream.ConnectAsync(new IPEndPoint(IPAddress.Loopback, 7000), ct);
+/// await stream.WriteAllAsync("ping"u8.ToArray(), ct);
+/// int n = await stream.ReadAsync(buffer, ct);
+/// </code>
+/// </example>
+public sealed class TcpStream : IDisposable
+{
+    private readonly SocketIo _io;
+    private readonly IPEndPoint? _remote;
+
+    private TcpStream(SocketIo io, IPEndPoint? remote)
+    {
+        _io = io;
+        _remote = remote;
+    }
+
+    internal static TcpStream FromAccepted(Socket socket, Reactor.IoReactor reactor)
+    {
+        try
+        {
+            return new TcpStream(new SocketIo(socket, reactor), (IPEndPoint?)socket.RemoteEndPoint);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Connects to <paramref name="remote"/>.</summary>
+    /// <remarks><b>Cancel safety:</b> a cancelled connect closes the half-open socket; nothing else is left behind.</remarks>
+    /// <exception cref="SocketException">The connection failed (<see cref="SocketException.SocketErrorCode"/>: refused, unreachable, timed out...).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="InvalidOperationException">Called outside a Kyoto runtime.</exception>
+    public static async ValueTask<TcpStream> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        cancellationToken.ThrowIfCancellationRequested();
+        var socket = new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
+        bool pending;
+        try
+        {
+            // Start the connection before registering: epoll reports an unconnected socket as hung up (EPOLLHUP),
+            // which would stick as "closed" readiness. Registered while connecting, it reports writable once done.
+            socket.Connect(remote);
+            pending = false;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        {
+            pending = true;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        SocketIo io;
+        try
+        {
+            io = new SocketIo(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        try
+        {
+            if (pending)
+            {
+                await io.WritableAsync(cancellationToken).ConfigureAwait(true);
+                var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+                if (error != SocketError.Success)
+                {
+                    throw new SocketException((int)error);
+                }
+            }
+
+            return new TcpStream(io, remote);
+        }
+        catch
+        {
+            io.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The local address and port.</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_io.Socket.LocalEndPoint!;
+
+    /// <summary>The peer's address and port.</summary>
+    public IPEndPoint RemoteEndPoint => _remote ?? (IPEndPoint)_io.Socket.RemoteEndPoint!;
+
+    /// <summary>Disables Nagle's algorithm (send small writes at once); off by default, as in Tokio.</summary>
+    public bool NoDelay
+    {
+        get => _io.Socket.NoDelay;
+        set => _io.Socket.NoDelay = value;
+    }
+
+    /// <summary>Reads into <paramref name="buffer"/>, waiting until at least one byte is available.</summary>
+    /// <returns>The number of bytes read; 0 once the peer has closed its side (and every later read returns 0).</returns>
+    /// <remarks><b>Cancel safety:</b> safe: a cancelled read has read nothing.</remarks>
+    /// <exception cref="SocketException">The connection failed (for example reset by the peer).</exception>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _io.ReceiveAsync(buffer, cancellationToken);
+
+    /// <summary>Writes as much of <paramref name="buffer"/> as the socket takes, waiting until it takes something.</summary>
+    /// <returns>The number of bytes written (at least one, unless the buffer is empty).</returns>
+    /// <remarks><b>Cancel safety:</b> safe: a cancelled write has written nothing.</remarks>
+    /// <exception cref="SocketException">The connection failed (for example the peer closed it).</exception>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public ValueTask<int> WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => _io.SendSomeAsync(buffer, cancellationToken);
+
+    /// <summary>Writes all of <paramref name="buffer"/>.</summary>
+    /// <remarks><b>Cancel safety:</b> not safe: a write cancelled midway may have sent part of the buffer.</remarks>
+    /// <exception cref="PartialWriteException">The connection failed; <see cref="PartialWriteException.BytesWritten"/> says how much was sent.</exception>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public ValueTask WriteAllAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => _io.SendAllAsync(buffer, cancellationToken);
+
+    /// <summary>Closes the write side: the peer reads end of stream, and this side can still read.</summary>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public void ShutdownWrite()
+    {
+        ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
+        _io.Socket.Shutdown(SocketShutdown.Send);
+    }
+
+    /// <summary>Closes the connection; pending reads and writes fail with <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose() => _io.Dispose();
+}
