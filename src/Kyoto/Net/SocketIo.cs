@@ -11,6 +11,7 @@
 //     halves need.
 using System.Net.Sockets;
 using Kyoto.Reactor;
+using Kyoto.Tasks;
 
 namespace Kyoto.Net;
 
@@ -45,6 +46,9 @@ internal sealed class SocketIo : IDisposable
     /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
     internal async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
+        // The coop budget is spent before the call (as Tokio's poll_proceed), so a yield never holds data that
+        // was already read: a connection whose data is always ready cannot keep its worker from other tasks.
+        await KyotoTask.ConsumeBudget();
         while (true)
         {
             ThrowIfDisposed();
@@ -68,6 +72,7 @@ internal sealed class SocketIo : IDisposable
     /// <summary>Sends what fits of <paramref name="buffer"/> (waiting until something fits): the byte count.</summary>
     internal async ValueTask<int> SendSomeAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
+        await KyotoTask.ConsumeBudget();
         while (true)
         {
             ThrowIfDisposed();

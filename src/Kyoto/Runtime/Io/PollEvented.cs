@@ -55,7 +55,7 @@ internal sealed class PollEvented : IDisposable
             }
 
             _io.ClearReadiness(observed, Readiness.Readable);
-            await _io.ReadyAsync(Readiness.ReadInterest, cancellationToken).ConfigureAwait(false);
+            await _io.ReadyAsync(Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
         }
     }
 
@@ -76,7 +76,7 @@ internal sealed class PollEvented : IDisposable
             }
 
             _io.ClearReadiness(observed, Readiness.Writable);
-            await _io.ReadyAsync(Readiness.WriteInterest, cancellationToken).ConfigureAwait(false);
+            await _io.ReadyAsync(Readiness.WriteInterest, cancellationToken).ConfigureAwait(true);
         }
     }
 
