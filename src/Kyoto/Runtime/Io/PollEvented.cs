@@ -83,57 +83,43 @@ internal sealed class PollEvented : IDisposable
     /// <summary>One non-blocking read: the byte count, or -1 if it would block.</summary>
     internal unsafe int TryRead(Span<byte> buffer)
     {
-        int fd = Volatile.Read(ref _fd);
-        ObjectDisposedException.ThrowIf(fd < 0, this);
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint n = Libc.read(fd, p, (nuint)buffer.Length);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == Libc.EAGAIN)
-                {
-                    return -1;
-                }
-
-                if (errno != Libc.EINTR)
-                {
-                    throw new IOException($"read failed (errno {errno}).", errno);
-                }
-            }
+            return TryTransfer(write: false, p, buffer.Length, 0);
         }
     }
 
     /// <summary>One non-blocking write: the byte count, or -1 if it would block.</summary>
     private unsafe int TryWrite(ReadOnlySpan<byte> buffer, int writtenBefore)
     {
-        int fd = Volatile.Read(ref _fd);
-        ObjectDisposedException.ThrowIf(fd < 0, this);
         fixed (byte* p = buffer)
         {
-            while (true)
+            return TryTransfer(write: true, p, buffer.Length, writtenBefore);
+        }
+    }
+
+    /// <summary>One read or write, retried on EINTR: the byte count, or -1 on EAGAIN.</summary>
+    private unsafe int TryTransfer(bool write, byte* p, int length, int writtenBefore)
+    {
+        int fd = Volatile.Read(ref _fd);
+        ObjectDisposedException.ThrowIf(fd < 0, this);
+        while (true)
+        {
+            nint n = write ? Libc.write(fd, p, (nuint)length) : Libc.read(fd, p, (nuint)length);
+            if (n >= 0)
             {
-                nint n = Libc.write(fd, p, (nuint)buffer.Length);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
+                return (int)n;
+            }
 
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == Libc.EAGAIN)
-                {
-                    return -1;
-                }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Libc.EAGAIN)
+            {
+                return -1;
+            }
 
-                if (errno != Libc.EINTR)
-                {
-                    throw new IOException($"write failed after {writtenBefore} bytes (errno {errno}).", errno);
-                }
+            if (errno != Libc.EINTR)
+            {
+                throw new IOException(write ? $"write failed after {writtenBefore} bytes (errno {errno})." : $"read failed (errno {errno}).", errno);
             }
         }
     }
