@@ -1,0 +1,159 @@
+// Loopback TCP round trips on one warm connection: the client writes 64 bytes, the server task echoes them, the
+// client reads them back, ROUNDS times per invocation. One operation = one round trip (two writes, two reads, two
+// cross-task wake-ups through the socket). Bcl: `Socket.SendAsync`/`ReceiveAsync` on the .NET thread pool (its
+// epoll thread hands each completion to the pool); Kyoto: `TcpStream` on the runtime's own reactor.
+using System.Net;
+using System.Net.Sockets;
+using BenchmarkDotNet.Attributes;
+using Kyoto.Net;
+using Kyoto.Tasks;
+
+namespace Kyoto.Benchmarks;
+
+[MemoryDiagnoser]
+public class SocketReadWriteBenchmarks
+{
+    private const int Rounds = 1_000;
+    private const int Size = 64;
+
+    private readonly Countdown _cd = new();
+    private readonly byte[] _bclOut = new byte[Size];
+    private readonly byte[] _bclIn = new byte[Size];
+    private readonly byte[] _kyotoOut = new byte[Size];
+    private readonly byte[] _kyotoIn = new byte[Size];
+    private Runtime _runtime = null!;
+    private Socket _bclClient = null!;
+    private Socket _bclServer = null!;
+    private TcpStream _kyotoClient = null!;
+    private TcpStream _kyotoServer = null!;
+    private Func<Task> _kyotoRounds = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        ThreadPool.SetMinThreads(2, 2); // as dotnet-bench's Main (WORKERS = 2)
+        _runtime = new RuntimeBuilder { WorkerThreads = 2 }.Build();
+
+        using (var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(1);
+            _bclClient = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            _bclClient.Connect(listener.LocalEndPoint!);
+            _bclServer = listener.Accept();
+            _bclServer.NoDelay = true;
+        }
+
+        Socket bclServer = _bclServer;
+        _ = Task.Run(async () =>
+        {
+            var buffer = new byte[4096];
+            try
+            {
+                int n;
+                while ((n = await bclServer.ReceiveAsync(buffer.AsMemory(), SocketFlags.None)) > 0)
+                {
+                    await bclServer.SendAsync(buffer.AsMemory(0, n), SocketFlags.None);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // cleanup closed the socket
+            }
+        });
+
+        (_kyotoClient, _kyotoServer) = _runtime.BlockOn(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            ValueTask<TcpStream> accept = acceptor.AcceptAsync();
+            TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+            TcpStream server = await accept;
+            client.NoDelay = true;
+            server.NoDelay = true;
+            return (client, server);
+        });
+
+        TcpStream kyotoServer = _kyotoServer;
+        _runtime.Spawn(async () =>
+        {
+            var buffer = new byte[4096];
+            try
+            {
+                int n;
+                while ((n = await kyotoServer.ReadAsync(buffer)) > 0)
+                {
+                    await kyotoServer.WriteAllAsync(buffer.AsMemory(0, n));
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+            {
+                // cleanup closed the stream
+            }
+        });
+
+        TcpStream kyotoClient = _kyotoClient;
+        byte[] output = _kyotoOut;
+        byte[] input = _kyotoIn;
+        Countdown cd = _cd;
+        _kyotoRounds = async () =>
+        {
+            for (int i = 0; i < Rounds; i++)
+            {
+                await kyotoClient.WriteAllAsync(output);
+                int got = 0;
+                while (got < Size)
+                {
+                    int n = await kyotoClient.ReadAsync(input.AsMemory(got));
+                    if (n == 0)
+                    {
+                        throw new InvalidOperationException("the echo server closed the connection");
+                    }
+
+                    got += n;
+                }
+            }
+
+            cd.Hit();
+        };
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _bclClient.Dispose();
+        _bclServer.Dispose();
+        _kyotoClient.Dispose();
+        _kyotoServer.Dispose();
+        _runtime.Dispose();
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Rounds)]
+    public void Bcl() => BclRounds().GetAwaiter().GetResult();
+
+    private async Task BclRounds()
+    {
+        for (int i = 0; i < Rounds; i++)
+        {
+            await _bclClient.SendAsync(_bclOut.AsMemory(), SocketFlags.None);
+            int got = 0;
+            while (got < Size)
+            {
+                int n = await _bclClient.ReceiveAsync(_bclIn.AsMemory(got), SocketFlags.None);
+                if (n == 0)
+                {
+                    throw new InvalidOperationException("the echo server closed the connection");
+                }
+
+                got += n;
+            }
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Rounds)]
+    public void Kyoto()
+    {
+        _cd.Arm(1);
+        _runtime.Spawn(_kyotoRounds);
+        _cd.Wait();
+    }
+}
