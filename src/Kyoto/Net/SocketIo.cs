@@ -64,8 +64,7 @@ internal sealed class SocketIo : IDisposable
                 throw new SocketException((int)error);
             }
 
-            _io.ClearReadiness(observed, Readiness.Readable);
-            await _io.ReadyAsync(Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+            await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
         }
     }
 
@@ -88,8 +87,7 @@ internal sealed class SocketIo : IDisposable
                 throw new SocketException((int)error);
             }
 
-            _io.ClearReadiness(observed, Readiness.Writable);
-            await _io.ReadyAsync(Readiness.WriteInterest, cancellationToken).ConfigureAwait(true);
+            await _io.WaitAfterWouldBlockAsync(observed, Readiness.WriteInterest, cancellationToken).ConfigureAwait(true);
         }
     }
 
@@ -113,12 +111,9 @@ internal sealed class SocketIo : IDisposable
     /// <summary>Waits until the socket is writable (a non-blocking connect finishing).</summary>
     internal ValueTask<long> WritableAsync(CancellationToken cancellationToken) => _io.ReadyAsync(Readiness.WriteInterest, cancellationToken);
 
-    /// <summary>Waits until the socket is readable (a listener with a connection to accept).</summary>
-    internal async ValueTask WaitReadableAfter(long observed, CancellationToken cancellationToken)
-    {
-        _io.ClearReadiness(observed, Readiness.Readable);
-        await _io.ReadyAsync(Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
-    }
+    /// <summary>After an accept returned EAGAIN: waits until the listener is readable again.</summary>
+    internal ValueTask<long> WaitReadableAfterWouldBlock(long observed, CancellationToken cancellationToken) =>
+        _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken);
 
     internal long State => _io.State;
 

@@ -77,7 +77,7 @@ public sealed class TcpAcceptor : IDisposable
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
             {
-                await _io.WaitReadableAfter(observed, cancellationToken).ConfigureAwait(true);
+                await _io.WaitReadableAfterWouldBlock(observed, cancellationToken).ConfigureAwait(true);
                 continue;
             }
 

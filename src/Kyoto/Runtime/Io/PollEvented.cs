@@ -36,10 +36,6 @@ internal sealed class PollEvented : IDisposable
         return new PollEvented(reactor, fd, ownsFd);
     }
 
-    internal int Fd => _fd;
-
-    internal ScheduledIo Io => _io;
-
     /// <summary>Reads into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
     /// <exception cref="IOException">The read failed (the message carries errno).</exception>
     /// <exception cref="ObjectDisposedException">The descriptor was closed.</exception>
@@ -54,8 +50,7 @@ internal sealed class PollEvented : IDisposable
                 return n;
             }
 
-            _io.ClearReadiness(observed, Readiness.Readable);
-            await _io.ReadyAsync(Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+            await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
         }
     }
 
@@ -75,8 +70,7 @@ internal sealed class PollEvented : IDisposable
                 continue;
             }
 
-            _io.ClearReadiness(observed, Readiness.Writable);
-            await _io.ReadyAsync(Readiness.WriteInterest, cancellationToken).ConfigureAwait(true);
+            await _io.WaitAfterWouldBlockAsync(observed, Readiness.WriteInterest, cancellationToken).ConfigureAwait(true);
         }
     }
 

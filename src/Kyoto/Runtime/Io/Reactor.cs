@@ -35,6 +35,7 @@ internal sealed unsafe class IoReactor : IDisposable
     private int _slotCount = 1; // slot 0 is never used: data 0 is the wake token
     private readonly Stack<int> _free = new();
     private int _disposed;
+    private int _registered; // descriptors registered now (maintained under _slabLock, read without it)
 
     /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
     internal IoReactor()
@@ -73,16 +74,7 @@ internal sealed unsafe class IoReactor : IDisposable
     }
 
     /// <summary>How many descriptors are registered (a snapshot).</summary>
-    internal int RegistrationCount
-    {
-        get
-        {
-            lock (_slabLock)
-            {
-                return _slotCount - 1 - _free.Count;
-            }
-        }
-    }
+    internal int RegistrationCount => Volatile.Read(ref _registered);
 
     /// <summary>Registers <paramref name="fd"/> (non-blocking) for read and write readiness, edge-triggered.</summary>
     /// <exception cref="IOException">epoll refused the descriptor.</exception>
@@ -111,6 +103,7 @@ internal sealed unsafe class IoReactor : IDisposable
             }
 
             io.Activate(fd);
+            Volatile.Write(ref _registered, _registered + 1);
         }
 
         byte* ev = stackalloc byte[16];
@@ -150,6 +143,7 @@ internal sealed unsafe class IoReactor : IDisposable
         {
             io.Retire();
             _free.Push(io.Index);
+            Volatile.Write(ref _registered, _registered - 1);
         }
     }
 

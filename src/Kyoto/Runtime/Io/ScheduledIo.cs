@@ -42,9 +42,6 @@ internal sealed class ScheduledIo
     /// <summary>The epoll data of the current registration: generation and slab index.</summary>
     internal ulong Token => ((ulong)Volatile.Read(ref _generation) << 32) | (uint)Index;
 
-    /// <summary>The registered descriptor, or -1.</summary>
-    internal int Fd => Volatile.Read(ref _fd);
-
     internal long State => Volatile.Read(ref _state);
 
     internal static int ReadyBits(long state) => (int)(state & ReadyMask);
@@ -159,6 +156,16 @@ internal sealed class ScheduledIo
 
             state = seen;
         }
+    }
+
+    /// <summary>
+    /// The step of every readiness loop after a call returned EAGAIN: clears the readiness observed before the
+    /// call (unless a newer edge came) and waits for the next one in that direction.
+    /// </summary>
+    internal ValueTask<long> WaitAfterWouldBlockAsync(long observed, int interest, CancellationToken cancellationToken)
+    {
+        ClearReadiness(observed, interest == Readiness.ReadInterest ? Readiness.Readable : Readiness.Writable);
+        return ReadyAsync(interest, cancellationToken);
     }
 
     /// <summary>

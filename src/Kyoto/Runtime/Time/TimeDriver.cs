@@ -338,7 +338,12 @@ internal sealed class TimeDriver : IParkDriver
         try
         {
             FireExpired();
-            _reactor?.Turn(0);
+
+            // A busy worker's poll costs an epoll_wait only while some descriptor is registered.
+            if (_reactor is { RegistrationCount: > 0 } reactor)
+            {
+                reactor.Turn(0);
+            }
         }
         finally
         {

@@ -1,3 +1,6 @@
+// Invariants: the lock is one permit of a BatchSemaphore (its header states the queue's invariants). A guard
+// releases the permit exactly once: the struct guard clears its own field, the owned guard by
+// Interlocked.Exchange. A pooled waiter is bound to this mutex (Mutex field) before its await can complete.
 using System.Threading.Tasks.Sources;
 
 namespace Kyoto.Sync;

@@ -279,8 +279,6 @@ internal sealed class MpscCore<T>
         }
     }
 
-    internal int SenderCount => Volatile.Read(ref _senders);
-
     /// <summary>
     /// The receiver's one reusable waiter. It carries no value: a wake means "look again", and the value is
     /// taken by the receiver when the await resumes (so an abort or cancellation loses nothing: the value

@@ -1,3 +1,9 @@
+// Invariants (bounded sender): room is a permit of the channel's BatchSemaphore (its invariants hold). A send
+// holds its permit from the acquire until its value is in the channel; a send that waited pushes its value as
+// the awaiting task resumes (SendWaiter.GetResult), and if that task was aborted first the permit goes back
+// (OnResultDropped), so room is never lost. A permit that cannot be used (the channel closed) is released at once.
+// A reserved MpscPermit is counted in MpscCore._reserved until it sends or is disposed. Dispose counts once per
+// sender (Interlocked.Exchange on _disposed).
 using System.Threading.Tasks.Sources;
 using Kyoto.Time;
 

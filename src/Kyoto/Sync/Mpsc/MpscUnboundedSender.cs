@@ -1,3 +1,5 @@
+// Invariants: all shared state is MpscCore's (see its header); this type only counts itself once as a sender
+// (Interlocked.Exchange on _disposed) so the channel closes when the last sender is disposed.
 namespace Kyoto.Sync;
 
 /// <summary>

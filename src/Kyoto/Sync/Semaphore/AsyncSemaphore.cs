@@ -1,3 +1,5 @@
+// Invariants: the waiting and hand-off rules are BatchSemaphore's (see its header). A permit releases its count
+// exactly once: the struct permit clears its own fields, the owned permit by Interlocked.Exchange.
 using System.Threading.Tasks.Sources;
 
 namespace Kyoto.Sync;
