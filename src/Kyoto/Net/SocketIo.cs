@@ -115,6 +115,17 @@ internal sealed class SocketIo : IDisposable
     internal ValueTask<long> WaitReadableAfterWouldBlock(long observed, CancellationToken cancellationToken) =>
         _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken);
 
+    /// <summary>
+    /// The step of a custom readiness loop after a socket call returned EAGAIN: clears the readiness observed
+    /// (<see cref="State"/> read before the call) and waits for the next edge in <paramref name="interest"/>
+    /// (<see cref="Readiness.ReadInterest"/> or <see cref="Readiness.WriteInterest"/>).
+    /// </summary>
+    internal ValueTask<long> WaitAfterWouldBlockAsync(long observed, int interest, CancellationToken cancellationToken) =>
+        _io.WaitAfterWouldBlockAsync(observed, interest, cancellationToken);
+
+    /// <summary>Waits until any bit of <paramref name="interest"/> is set (at once if it already is).</summary>
+    internal ValueTask<long> ReadyAsync(int interest, CancellationToken cancellationToken) => _io.ReadyAsync(interest, cancellationToken);
+
     internal long State => _io.State;
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, Socket);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Kyoto.IO;
 
 namespace Kyoto.Net;
 
@@ -16,7 +17,7 @@ namespace Kyoto.Net;
 /// int n = await stream.ReadAsync(buffer, ct);
 /// </code>
 /// </example>
-public sealed class TcpStream : IDisposable
+public sealed class TcpStream : IAsyncDuplex, IDisposable
 {
     private readonly SocketIo _io;
     private readonly IPEndPoint? _remote;
@@ -139,6 +140,20 @@ public sealed class TcpStream : IDisposable
     {
         ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
         _io.Socket.Shutdown(SocketShutdown.Send);
+    }
+
+    /// <summary>Completes at once: a socket buffers nothing in user space.</summary>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Closes the write side (<see cref="ShutdownWrite"/>).</summary>
+    public ValueTask ShutdownAsync(CancellationToken cancellationToken = default)
+    {
+        ShutdownWrite();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Closes the connection; pending reads and writes fail with <see cref="ObjectDisposedException"/>.</summary>
