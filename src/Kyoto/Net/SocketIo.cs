@@ -11,6 +11,7 @@
 //     halves need.
 using System.Net.Sockets;
 using Kyoto.Reactor;
+using Kyoto.Scheduling;
 using Kyoto.Tasks;
 
 namespace Kyoto.Net;
@@ -18,6 +19,8 @@ namespace Kyoto.Net;
 internal sealed class SocketIo : IDisposable
 {
     private readonly ScheduledIo _io;
+    private readonly SocketOperation _receive;
+    private readonly SocketOperation _send;
     private int _disposed;
 
     /// <summary>Registers <paramref name="socket"/> with the current runtime's reactor.</summary>
@@ -32,6 +35,8 @@ internal sealed class SocketIo : IDisposable
         socket.Blocking = false;
         Socket = socket;
         _io = reactor.Register((int)socket.Handle);
+        _receive = new SocketOperation(this, _io, send: false);
+        _send = new SocketOperation(this, _io, send: true);
     }
 
     internal IoReactor Reactor => _io.Reactor;
@@ -44,68 +49,162 @@ internal sealed class SocketIo : IDisposable
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
-    internal async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Tries the call at once (after spending one unit of coop budget, as Tokio's poll_proceed: a connection
+    /// whose data is always ready yields, and nothing read is held across the yield); only EAGAIN parks the
+    /// direction's reusable <see cref="SocketOperation"/>. Allocates nothing either way.
+    /// </remarks>
+    internal ValueTask<int> ReceiveAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken)
     {
-        // The coop budget is spent before the call (as Tokio's poll_proceed), so a yield never holds data that
-        // was already read: a connection whose data is always ready cannot keep its worker from other tasks.
-        await KyotoTask.ConsumeBudget();
-        while (true)
+        if (!Precheck(cancellationToken, out bool deferred, out ValueTask<int> refused))
         {
-            ThrowIfDisposed();
-            long observed = _io.State;
-            int n = Socket.Receive(buffer.Span, SocketFlags.None, out SocketError error);
+            return refused;
+        }
+
+        long observed = 0;
+        if (!deferred)
+        {
+            observed = _io.State;
+            int n = Socket.Receive(buffer.Span, flags, out SocketError error);
             if (error == SocketError.Success)
             {
-                return n;
+                return new ValueTask<int>(n);
             }
 
             if (error != SocketError.WouldBlock)
             {
-                throw new SocketException((int)error);
+                return ValueTask.FromException<int>(new SocketException((int)error));
             }
-
-            await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
         }
+
+        return _receive.Start(buffer, flags, sendAll: false, done: 0, observed, deferred, cancellationToken);
     }
+
+    /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
+    internal ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
     /// <summary>Sends what fits of <paramref name="buffer"/> (waiting until something fits): the byte count.</summary>
-    internal async ValueTask<int> SendSomeAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    internal ValueTask<int> SendSomeAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) =>
+        Send(buffer, sendAll: false, cancellationToken);
+
+    /// <summary>Sends all of <paramref name="buffer"/>; a failure reports how much went out (<see cref="PartialWriteException"/>).</summary>
+    internal ValueTask SendAllAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
-        await KyotoTask.ConsumeBudget();
-        while (true)
+        ValueTask<int> send = Send(buffer, sendAll: true, cancellationToken);
+        if (send.IsCompletedSuccessfully)
         {
-            ThrowIfDisposed();
-            long observed = _io.State;
-            int n = Socket.Send(buffer.Span, SocketFlags.None, out SocketError error);
-            if (error == SocketError.Success)
-            {
-                return n;
-            }
-
-            if (error != SocketError.WouldBlock)
-            {
-                throw new SocketException((int)error);
-            }
-
-            await _io.WaitAfterWouldBlockAsync(observed, Readiness.WriteInterest, cancellationToken).ConfigureAwait(true);
+            return ValueTask.CompletedTask;
         }
+
+        return send.IsCompleted ? ValueTask.FromException(send.AsTask().Exception!.InnerException!) : _send.AsValueTaskVoid();
     }
 
-    /// <summary>Sends all of <paramref name="buffer"/>; a failure reports how much went out.</summary>
-    internal async ValueTask SendAllAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, CancellationToken cancellationToken)
     {
-        int sent = 0;
-        while (sent < buffer.Length)
+        if (!Precheck(cancellationToken, out bool deferred, out ValueTask<int> refused))
         {
-            try
+            return refused;
+        }
+
+        long observed = 0;
+        int sent = 0;
+        if (!deferred)
+        {
+            while (true)
             {
-                sent += await SendSomeAsync(buffer[sent..], cancellationToken).ConfigureAwait(true);
-            }
-            catch (SocketException e)
-            {
-                throw new PartialWriteException(sent, e);
+                observed = _io.State;
+                int n = Socket.Send(buffer.Span[sent..], SocketFlags.None, out SocketError error);
+                if (error == SocketError.Success)
+                {
+                    sent += n;
+                    if (!sendAll || sent == buffer.Length)
+                    {
+                        return new ValueTask<int>(sent);
+                    }
+
+                    continue;
+                }
+
+                if (error != SocketError.WouldBlock)
+                {
+                    var failure = new SocketException((int)error);
+                    return ValueTask.FromException<int>(sendAll ? new PartialWriteException(sent, failure) : failure);
+                }
+
+                break;
             }
         }
+
+        Memory<byte> writable = System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffer);
+        return _send.Start(writable, SocketFlags.None, sendAll, sent, observed, deferred, cancellationToken);
+    }
+
+    /// <summary>
+    /// The checks before a call: disposed, cancelled, aborted (false, with the failed result), and whether the
+    /// coop budget allows the call now (<paramref name="deferred"/> false) or only after a yield.
+    /// </summary>
+    private bool Precheck(CancellationToken cancellationToken, out bool deferred, out ValueTask<int> refused)
+    {
+        deferred = false;
+        refused = default;
+        if (IsDisposed)
+        {
+            refused = ValueTask.FromException<int>(new ObjectDisposedException(nameof(System.Net.Sockets.Socket)));
+            return false;
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            refused = ValueTask.FromCanceled<int>(cancellationToken);
+            return false;
+        }
+
+        switch (Coop.Proceed(out TaskId? aborted))
+        {
+            case CoopDecision.Aborted:
+                refused = ValueTask.FromException<int>(new TaskAbortedException(aborted));
+                return false;
+            case CoopDecision.Yield:
+                deferred = true;
+                break;
+        }
+
+        return true;
+    }
+
+    /// <summary>Tries a receive without waiting: false (and the readiness cleared) if nothing is available.</summary>
+    internal bool TryReceive(Span<byte> buffer, SocketFlags flags, out int received)
+    {
+        ThrowIfDisposed();
+        long observed = _io.State;
+        received = Socket.Receive(buffer, flags, out SocketError error);
+        return Finish(error, observed, Readiness.Readable);
+    }
+
+    /// <summary>Tries a send without waiting: false (and the readiness cleared) if nothing fits.</summary>
+    internal bool TrySend(ReadOnlySpan<byte> buffer, out int sent)
+    {
+        ThrowIfDisposed();
+        long observed = _io.State;
+        sent = Socket.Send(buffer, SocketFlags.None, out SocketError error);
+        return Finish(error, observed, Readiness.Writable);
+    }
+
+    private bool Finish(SocketError error, long observed, int readinessBit)
+    {
+        if (error == SocketError.Success)
+        {
+            return true;
+        }
+
+        if (error == SocketError.WouldBlock)
+        {
+            _io.ClearReadiness(observed, readinessBit);
+            return false;
+        }
+
+        throw new SocketException((int)error);
     }
 
     /// <summary>Waits until the socket is writable (a non-blocking connect finishing).</summary>

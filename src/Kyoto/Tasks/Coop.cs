@@ -35,6 +35,44 @@ internal static class Coop
         return false;
     }
 
+    /// <summary>
+    /// The check of an I/O call that may complete at once: <see cref="CoopDecision.Aborted"/> if the running task
+    /// was aborted, else one unit of budget consumed (<see cref="CoopDecision.Proceed"/>) or none left
+    /// (<see cref="CoopDecision.Yield"/>). Off the workers and inside <c>KyotoTask.Unconstrained</c>: proceed.
+    /// </summary>
+    internal static CoopDecision Proceed(out TaskId? aborted)
+    {
+        aborted = null;
+        RuntimeContext? ctx = RuntimeContext.CurrentOrNull;
+        if (ctx?.Worker is null)
+        {
+            return CoopDecision.Proceed;
+        }
+
+        TaskCore? task = ctx.CurrentTask;
+        if (task is not null)
+        {
+            if (task.IsAbortRequested)
+            {
+                aborted = new TaskId(task.Id);
+                return CoopDecision.Aborted;
+            }
+
+            if (task.UnconstrainedDepth > 0)
+            {
+                return CoopDecision.Proceed;
+            }
+        }
+
+        if (ctx.Budget > 0)
+        {
+            ctx.Budget--;
+            return CoopDecision.Proceed;
+        }
+
+        return CoopDecision.Yield;
+    }
+
     /// <summary>True if the running task still has budget (or is unconstrained).</summary>
     internal static bool HasBudgetRemaining()
     {
@@ -90,4 +128,17 @@ internal static class Coop
         ExecutionContext? ec = flowExecutionContext ? ExecutionContext.Capture() : null;
         scheduler.Schedule(ActionWorkItem.Rent(ActionCallbacks.InvokeAction, continuation, owner, scheduler, ec), isYield: true);
     }
+}
+
+/// <summary>What <see cref="Coop.Proceed"/> decided.</summary>
+internal enum CoopDecision
+{
+    /// <summary>Make the call now (one unit of budget spent).</summary>
+    Proceed,
+
+    /// <summary>The budget is spent: yield before making the call.</summary>
+    Yield,
+
+    /// <summary>The running task was aborted: fail the call.</summary>
+    Aborted,
 }

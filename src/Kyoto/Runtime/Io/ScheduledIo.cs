@@ -2,10 +2,13 @@
 //  1. _state = readiness bits (0-7) | tick << 8 (32 bits) | shutdown bit 62. SetReadiness (the reactor, one thread)
 //     ORs bits in and bumps the tick; ClearReadiness removes bits only if the tick is the one the caller observed
 //     (Reactor.cs, invariant 2). Closed and error bits are never cleared.
-//  2. At most one reader and one writer wait (like Tokio's split halves). A waiter is armed under _lock after a
-//     re-check of _state under the same lock, and SetReadiness disarms under _lock after publishing the bits, so
-//     readiness that arrives while a waiter arms is never missed.
-//  3. Completions happen outside _lock. Shutdown (deregistration) fails armed waiters with ObjectDisposedException.
+//  2. At most one listener per direction (like Tokio's split halves): a task's readiness wait, or a socket
+//     operation that retries its syscall when woken. A listener is armed under _lock after a re-check of _state
+//     (and of its token) under the same lock, and SetReadiness disarms under _lock after publishing the bits, so
+//     readiness (or a cancellation) that arrives while a listener arms is never missed.
+//  3. Listeners are called outside _lock, once per arming: OnReady after an event concerns them, OnShutdown when
+//     the registration ends. Disarm (cancellation) removes a listener under _lock only for the version it was
+//     armed for, so a late cancellation of an earlier await never disarms the next one.
 using Kyoto.Scheduling;
 
 namespace Kyoto.Reactor;
@@ -22,8 +25,8 @@ internal sealed class ScheduledIo
     private readonly ReadinessWaiter _writer;
     private long _state;
     private TinyLock _lock;
-    private bool _readerArmed;
-    private bool _writerArmed;
+    private IReadinessListener? _readListener;  // under _lock
+    private IReadinessListener? _writeListener; // under _lock
     private uint _generation;
     private int _fd = -1;
 
@@ -31,8 +34,8 @@ internal sealed class ScheduledIo
     {
         Reactor = reactor;
         Index = index;
-        _reader = new ReadinessWaiter(this);
-        _writer = new ReadinessWaiter(this);
+        _reader = new ReadinessWaiter(this, Readiness.ReadInterest);
+        _writer = new ReadinessWaiter(this, Readiness.WriteInterest);
     }
 
     internal IoReactor Reactor { get; }
@@ -78,20 +81,12 @@ internal sealed class ScheduledIo
         }
 
         _lock.Enter();
-        bool reader = _readerArmed;
-        bool writer = _writerArmed;
-        _readerArmed = _writerArmed = false;
+        IReadinessListener? reader = _readListener;
+        IReadinessListener? writer = _writeListener;
+        _readListener = _writeListener = null;
         _lock.Exit();
-        if (reader)
-        {
-            _reader.TrySetException(new ObjectDisposedException("socket", "The descriptor was closed while a task waited for it."));
-        }
-
-        if (writer)
-        {
-            _writer.TrySetException(new ObjectDisposedException("socket", "The descriptor was closed while a task waited for it."));
-        }
-
+        reader?.OnShutdown();
+        writer?.OnShutdown();
         return true;
     }
 
@@ -122,20 +117,22 @@ internal sealed class ScheduledIo
         }
 
         _lock.Enter();
-        bool reader = _readerArmed && (bits & Readiness.ReadInterest) != 0;
-        bool writer = _writerArmed && (bits & Readiness.WriteInterest) != 0;
-        _readerArmed &= !reader;
-        _writerArmed &= !writer;
-        _lock.Exit();
-        if (reader)
+        IReadinessListener? reader = null, writer = null;
+        if ((bits & Readiness.ReadInterest) != 0)
         {
-            _reader.TrySetResult(next);
+            reader = _readListener;
+            _readListener = null;
         }
 
-        if (writer)
+        if ((bits & Readiness.WriteInterest) != 0)
         {
-            _writer.TrySetResult(next);
+            writer = _writeListener;
+            _writeListener = null;
         }
+
+        _lock.Exit();
+        reader?.OnReady(next);
+        writer?.OnReady(next);
     }
 
     /// <summary>
@@ -192,58 +189,134 @@ internal sealed class ScheduledIo
             return ValueTask.FromCanceled<long>(cancellationToken);
         }
 
-        bool read = interest == Readiness.ReadInterest;
-        ReadinessWaiter waiter = read ? _reader : _writer;
-        _lock.Enter();
-        bool busy = read ? _readerArmed : _writerArmed;
-        _lock.Exit();
-        if (busy)
+        ReadinessWaiter waiter = interest == Readiness.ReadInterest ? _reader : _writer;
+        if (IsArmed(waiter, interest))
         {
-            throw new InvalidOperationException($"Another task already waits for this socket to become {(read ? "readable" : "writable")}: one reader and one writer at a time.");
+            throw BusyError(interest);
         }
 
         waiter.Reset();
         waiter.RegisterCancellation(cancellationToken);
-        _lock.Enter();
-        state = State;
-        if ((ReadyBits(state) & interest) != 0 || IsShutdown(state) || cancellationToken.IsCancellationRequested)
+        switch (TryArm(interest, waiter, cancellationToken))
         {
-            _lock.Exit();
-            waiter.DisposeRegistration();
-            return IsShutdown(state) ? ValueTask.FromException<long>(new ObjectDisposedException("socket"))
-                : (ReadyBits(state) & interest) != 0 ? new ValueTask<long>(state)
-                : ValueTask.FromCanceled<long>(cancellationToken);
+            case ArmResult.Armed:
+                return waiter.AsValueTask();
+            case ArmResult.Ready:
+                waiter.DisposeRegistration();
+                return new ValueTask<long>(State);
+            case ArmResult.Shutdown:
+                waiter.DisposeRegistration();
+                return ValueTask.FromException<long>(new ObjectDisposedException("socket"));
+            default:
+                waiter.DisposeRegistration();
+                return ValueTask.FromCanceled<long>(cancellationToken);
         }
-
-        if (read)
-        {
-            _readerArmed = true;
-        }
-        else
-        {
-            _writerArmed = true;
-        }
-
-        _lock.Exit();
-        return waiter.AsValueTask();
     }
 
-    private void CancelWait(ReadinessWaiter waiter, Exception error, short version)
+    private bool IsArmed(IReadinessListener listener, int interest)
     {
         _lock.Enter();
-        ref bool armed = ref waiter == _reader ? ref _readerArmed : ref _writerArmed;
-        bool removed = armed && waiter.IsCurrentVersion(version);
-        armed &= !removed;
+        bool armed = ReferenceEquals(interest == Readiness.ReadInterest ? _readListener : _writeListener, listener);
         _lock.Exit();
+        return armed;
+    }
+
+    internal static InvalidOperationException BusyError(int interest) => new(
+        $"Another task already waits for this socket to become {(interest == Readiness.ReadInterest ? "readable" : "writable")}: one reader and one writer at a time.");
+
+    /// <summary>
+    /// Arms <paramref name="listener"/> for the next event in <paramref name="interest"/>'s direction, unless
+    /// (re-checked under the lock) that readiness is already set, the registration ended, or
+    /// <paramref name="cancellationToken"/> is cancelled; the result says which.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another listener is armed in this direction.</exception>
+    internal ArmResult TryArm(int interest, IReadinessListener listener, CancellationToken cancellationToken)
+    {
+        bool read = interest == Readiness.ReadInterest;
+        _lock.Enter();
+        long state = State;
+        ArmResult result = IsShutdown(state) ? ArmResult.Shutdown
+            : (ReadyBits(state) & interest) != 0 ? ArmResult.Ready
+            : cancellationToken.IsCancellationRequested ? ArmResult.Cancelled
+            : ArmResult.Armed;
+        if (result == ArmResult.Armed)
+        {
+            ref IReadinessListener? slot = ref read ? ref _readListener : ref _writeListener;
+            if (slot is not null)
+            {
+                _lock.Exit();
+                throw BusyError(interest);
+            }
+
+            slot = listener;
+        }
+
+        _lock.Exit();
+        return result;
+    }
+
+    /// <summary>
+    /// Takes <paramref name="listener"/> out of its slot if it is still armed for the await of
+    /// <paramref name="version"/> (a cancellation); false if an event or the shutdown got there first.
+    /// </summary>
+    internal bool Disarm(IReadinessListener listener, int interest, short version)
+    {
+        _lock.Enter();
+        ref IReadinessListener? slot = ref interest == Readiness.ReadInterest ? ref _readListener : ref _writeListener;
+        bool removed = ReferenceEquals(slot, listener) && listener.IsCurrentVersion(version);
         if (removed)
         {
-            waiter.TrySetException(error);
+            slot = null;
         }
+
+        _lock.Exit();
+        return removed;
     }
 
     /// <summary>The reusable wait of one direction.</summary>
-    private sealed class ReadinessWaiter(ScheduledIo owner) : KyotoValueTaskSource<long>
+    private sealed class ReadinessWaiter(ScheduledIo owner, int interest) : KyotoValueTaskSource<long>, IReadinessListener
     {
-        protected override void OnCancellationRequested(Exception error, short version) => owner.CancelWait(this, error, version);
+        public void OnReady(long state) => TrySetResult(state);
+
+        public void OnShutdown() => TrySetException(new ObjectDisposedException("socket", "The descriptor was closed while a task waited for it."));
+
+        bool IReadinessListener.IsCurrentVersion(short version) => IsCurrentVersion(version);
+
+        protected override void OnCancellationRequested(Exception error, short version)
+        {
+            if (owner.Disarm(this, interest, version))
+            {
+                TrySetException(error);
+            }
+        }
     }
+}
+
+/// <summary>What <see cref="ScheduledIo.TryArm"/> did.</summary>
+internal enum ArmResult
+{
+    /// <summary>The listener waits for the next event.</summary>
+    Armed,
+
+    /// <summary>Not armed: the readiness is already there (retry the call).</summary>
+    Ready,
+
+    /// <summary>Not armed: the registration ended.</summary>
+    Shutdown,
+
+    /// <summary>Not armed: the token is cancelled.</summary>
+    Cancelled,
+}
+
+/// <summary>Something armed on a <see cref="ScheduledIo"/> direction (ScheduledIo invariant 3).</summary>
+internal interface IReadinessListener
+{
+    /// <summary>An event concerning the armed direction arrived (the listener is disarmed). Called outside the lock, often on the reactor's thread.</summary>
+    void OnReady(long state);
+
+    /// <summary>The registration ended while armed.</summary>
+    void OnShutdown();
+
+    /// <summary>True if <paramref name="version"/> is the listener's current await.</summary>
+    bool IsCurrentVersion(short version);
 }

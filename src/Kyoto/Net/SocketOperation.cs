@@ -1,0 +1,231 @@
+// The pending socket call of one direction of a SocketIo: a reusable IValueTaskSource, so that a read or write
+// that has to wait allocates nothing (no async state machine, no posted continuation). It is armed on the
+// ScheduledIo as that direction's listener; when an event comes, the worker that turned the reactor retries the
+// call right there and completes the await with the bytes moved, and the task's continuation goes onto that
+// worker's queue.
+//
+// Invariants:
+//  1. One operation in flight per direction (_inUse, 0 -> 1 by CAS in Start, back to 0 once the result is read
+//     or the operation completed synchronously). A second concurrent call is refused with InvalidOperationException.
+//  2. The call is retried only by whoever disarmed the listener: the starting task, the reactor's dispatch
+//     (OnReady), or the deferred-start work item. A cancellation (token or abort) completes the await only if it
+//     disarms it first (ScheduledIo.Disarm under its lock, for the current version), so a cancelled read has
+//     read nothing, and a read that won the race delivers its bytes.
+//  3. The token is registered before the operation can be armed and checked under ScheduledIo's lock when it
+//     arms, so a cancellation between the call and the arming is never missed.
+//  4. A caller without coop budget does not make the call: the operation starts from a work item queued at the
+//     back of the run queue (Tokio's poll_proceed), so nothing is read and then held across the yield.
+using System.Net.Sockets;
+using Kyoto.Reactor;
+using Kyoto.Scheduling;
+
+namespace Kyoto.Net;
+
+/// <summary>One direction's socket call waiting for readiness (see the file's invariants).</summary>
+internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessListener
+{
+    private readonly SocketIo _owner;
+    private readonly ScheduledIo _io;
+    private readonly int _interest;
+    private readonly bool _send;
+    private readonly DeferredStart _deferred;
+    private Memory<byte> _buffer;
+    private SocketFlags _flags;
+    private CancellationToken _token;
+    private bool _sendAll;
+    private int _done;
+    private int _inUse;
+
+    internal SocketOperation(SocketIo owner, ScheduledIo io, bool send)
+    {
+        _owner = owner;
+        _io = io;
+        _send = send;
+        _interest = send ? Readiness.WriteInterest : Readiness.ReadInterest;
+        _deferred = new DeferredStart(this);
+    }
+
+    /// <summary>
+    /// Continues a call whose first attempt returned EAGAIN after the caller read <paramref name="observed"/>
+    /// (<paramref name="deferred"/> false), or starts it from the back of the run queue (the caller is out of
+    /// coop budget). <paramref name="done"/> is what a write-all already sent.
+    /// </summary>
+    internal ValueTask<int> Start(Memory<byte> buffer, SocketFlags flags, bool sendAll, int done, long observed, bool deferred, CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _inUse, 1, 0) != 0)
+        {
+            return ValueTask.FromException<int>(ScheduledIo.BusyError(_interest));
+        }
+
+        Reset();
+        _buffer = buffer;
+        _flags = flags;
+        _sendAll = sendAll;
+        _done = done;
+        _token = cancellationToken;
+        RegisterCancellation(cancellationToken);
+        if (deferred)
+        {
+            Scheduler? scheduler = RuntimeContext.ContinuationScheduler(out _);
+            if (scheduler is not null)
+            {
+                scheduler.Schedule(_deferred, isYield: true);
+                return AsValueTask();
+            }
+        }
+
+        if (!Run(deferred ? null : observed, out int n, out Exception? error))
+        {
+            return AsValueTask();
+        }
+
+        // Completed without waiting: no await will read the source, so release it here.
+        DisposeRegistration();
+        Release();
+        return error is null ? new ValueTask<int>(n) : ValueTask.FromException<int>(error);
+    }
+
+    /// <summary>
+    /// Makes the call until it completes (true: the byte count or the error) or the listener is armed (false).
+    /// <paramref name="wouldBlockAfter"/> is the state read before a call that already returned EAGAIN.
+    /// </summary>
+    private bool Run(long? wouldBlockAfter, out int n, out Exception? error)
+    {
+        n = 0;
+        error = null;
+        long observed = wouldBlockAfter.GetValueOrDefault();
+        bool wouldBlock = wouldBlockAfter.HasValue;
+        while (true)
+        {
+            if (!wouldBlock)
+            {
+                if (_owner.IsDisposed)
+                {
+                    error = new ObjectDisposedException(nameof(Socket));
+                    return true;
+                }
+
+                if (_token.IsCancellationRequested)
+                {
+                    error = new OperationCanceledException(_token);
+                    return true;
+                }
+
+                observed = _io.State;
+                SocketError status;
+                int moved;
+                try
+                {
+                    moved = _send
+                        ? _owner.Socket.Send(_buffer.Span[_done..], _flags, out status)
+                        : _owner.Socket.Receive(_buffer.Span, _flags, out status);
+                }
+                catch (ObjectDisposedException e)
+                {
+                    error = e;
+                    return true;
+                }
+
+                if (status == SocketError.Success)
+                {
+                    if (_sendAll)
+                    {
+                        _done += moved;
+                        if (_done < _buffer.Length)
+                        {
+                            continue;
+                        }
+
+                        moved = _done;
+                    }
+
+                    n = moved;
+                    return true;
+                }
+
+                if (status != SocketError.WouldBlock)
+                {
+                    var failure = new SocketException((int)status);
+                    error = _sendAll ? new PartialWriteException(_done, failure) : failure;
+                    return true;
+                }
+            }
+
+            wouldBlock = false;
+            _io.ClearReadiness(observed, _send ? Readiness.Writable : Readiness.Readable);
+            switch (_io.TryArm(_interest, this, _token))
+            {
+                case ArmResult.Armed:
+                    return false;
+                case ArmResult.Ready:
+                    continue;
+                case ArmResult.Shutdown:
+                    error = new ObjectDisposedException(nameof(Socket));
+                    return true;
+                default:
+                    error = new OperationCanceledException(_token);
+                    return true;
+            }
+        }
+    }
+
+    private void Continue()
+    {
+        bool done;
+        int n;
+        Exception? error;
+        try
+        {
+            done = Run(null, out n, out error);
+        }
+        catch (Exception e)
+        {
+            (done, n, error) = (true, 0, e);
+        }
+
+        if (done)
+        {
+            if (error is null)
+            {
+                TrySetResult(n);
+            }
+            else
+            {
+                TrySetException(error);
+            }
+        }
+    }
+
+    private void Release()
+    {
+        _buffer = default;
+        _token = default;
+        Volatile.Write(ref _inUse, 0);
+    }
+
+    /// <inheritdoc />
+    public void OnReady(long state) => Continue();
+
+    /// <inheritdoc />
+    public void OnShutdown() => TrySetException(new ObjectDisposedException(nameof(Socket), "The socket was closed while a task waited on it."));
+
+    bool IReadinessListener.IsCurrentVersion(short version) => IsCurrentVersion(version);
+
+    protected override void OnCancellationRequested(Exception error, short version)
+    {
+        if (_io.Disarm(this, _interest, version))
+        {
+            TrySetException(error);
+        }
+    }
+
+    protected override void OnConsumed() => Release();
+
+    /// <summary>The work item that starts an operation whose caller was out of coop budget.</summary>
+    private sealed class DeferredStart(SocketOperation operation) : IWorkItem
+    {
+        public void Execute(RuntimeContext ctx) => operation.Continue();
+
+        public void Discard() => operation.TrySetException(new RuntimeShutdownException("The runtime shut down before the socket call ran."));
+    }
+}
