@@ -227,6 +227,39 @@ internal sealed class SocketIo : IDisposable
 
     internal long State => _io.State;
 
+    /// <summary>Waits until the socket is ready for <paramref name="interest"/>: the readiness seen.</summary>
+    internal async ValueTask<Kyoto.IO.Ready> ReadyAsync(Kyoto.IO.Interest interest, CancellationToken cancellationToken)
+    {
+        int bits = interest switch
+        {
+            Kyoto.IO.Interest.Readable => Readiness.ReadInterest,
+            Kyoto.IO.Interest.Writable => Readiness.WriteInterest,
+            Kyoto.IO.Interest.ReadWrite => Readiness.ReadInterest | Readiness.WriteInterest,
+            _ => throw new ArgumentOutOfRangeException(nameof(interest), interest, "Readable, Writable or ReadWrite."),
+        };
+        ThrowIfDisposed();
+        long state = _io.State;
+        if ((ScheduledIo.ReadyBits(state) & bits) == 0)
+        {
+            if (interest != Kyoto.IO.Interest.ReadWrite)
+            {
+                state = await _io.ReadyAsync(bits, cancellationToken).ConfigureAwait(true);
+            }
+            else
+            {
+                // Either direction: race both waits; Select cancels the slower one and waits for it to leave.
+                await Kyoto.Sync.Select.AnyAsync(
+                    ct => _io.ReadyAsync(Readiness.ReadInterest, ct),
+                    ct => _io.ReadyAsync(Readiness.WriteInterest, ct),
+                    Kyoto.Sync.SelectOrder.Biased,
+                    cancellationToken).ConfigureAwait(true);
+                state = _io.State;
+            }
+        }
+
+        return (Kyoto.IO.Ready)(ScheduledIo.ReadyBits(state) & 0x1F);
+    }
+
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, Socket);
 
     public void Dispose()

@@ -27,6 +27,21 @@ public sealed class TcpAcceptor : IDisposable
 
     private TcpAcceptor(SocketIo io) => _io = io;
 
+    /// <summary>Starts listening on a bound <paramref name="socket"/> (from <see cref="TcpSocket.Listen"/>); disposes it on failure.</summary>
+    internal static TcpAcceptor Listen(Socket socket, int backlog)
+    {
+        try
+        {
+            socket.Listen(backlog);
+            return new TcpAcceptor(new SocketIo(socket));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Binds to <paramref name="endPoint"/> (port 0: any free port) and starts listening.</summary>
     /// <param name="endPoint">The local address and port.</param>
     /// <param name="backlog">The length of the kernel's queue of connections not yet accepted.</param>
@@ -43,14 +58,14 @@ public sealed class TcpAcceptor : IDisposable
             // As Tokio on Unix: a restarted server can bind while old connections linger in TIME_WAIT.
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             socket.Bind(endPoint);
-            socket.Listen(backlog);
-            return new TcpAcceptor(new SocketIo(socket));
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+
+        return Listen(socket, backlog);
     }
 
     /// <summary>Binds to <paramref name="address"/>:<paramref name="port"/> and starts listening.</summary>

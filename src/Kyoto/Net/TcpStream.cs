@@ -21,6 +21,7 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
 {
     private readonly SocketIo _io;
     private readonly IPEndPoint? _remote;
+    private int _halves; // 0: not split; 2 or 1: halves alive (ReleaseHalf closes at 0)
 
     private TcpStream(SocketIo io, IPEndPoint? remote)
     {
@@ -46,14 +47,25 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// <exception cref="SocketException">The connection failed (<see cref="SocketException.SocketErrorCode"/>: refused, unreachable, timed out...).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="InvalidOperationException">Called outside a Kyoto runtime.</exception>
-    public static async ValueTask<TcpStream> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
+    public static ValueTask<TcpStream> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        cancellationToken.ThrowIfCancellationRequested();
-        var socket = new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<TcpStream>(cancellationToken);
+        }
+
+        return ConnectSocketAsync(new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp), remote, cancellationToken);
+    }
+
+    /// <summary>Connects <paramref name="socket"/> (configured, maybe bound) to <paramref name="remote"/>; disposes it on failure.</summary>
+    internal static async ValueTask<TcpStream> ConnectSocketAsync(Socket socket, IPEndPoint remote, CancellationToken cancellationToken)
+    {
         bool pending;
         try
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            socket.Blocking = false;
             // Start the connection before registering: epoll reports an unconnected socket as hung up (EPOLLHUP),
             // which would stick as "closed" readiness. Registered while connecting, it reports writable once done.
             socket.Connect(remote);
@@ -108,10 +120,98 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     public IPEndPoint RemoteEndPoint => _remote ?? (IPEndPoint)_io.Socket.RemoteEndPoint!;
 
     /// <summary>Disables Nagle's algorithm (send small writes at once); off by default, as in Tokio.</summary>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
     public bool NoDelay
     {
         get => _io.Socket.NoDelay;
         set => _io.Socket.NoDelay = value;
+    }
+
+    /// <summary>
+    /// How long closing waits to send unsent data: null (the default) closes in the background; zero resets
+    /// the connection at close (RST) instead of the orderly FIN.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative, or more than <see cref="ushort.MaxValue"/> seconds.</exception>
+    public TimeSpan? Linger
+    {
+        get => SocketOptions.GetLinger(_io.Socket);
+        set => SocketOptions.SetLinger(_io.Socket, value);
+    }
+
+    /// <summary>The IP time-to-live of outgoing packets.</summary>
+    public short Ttl
+    {
+        get => _io.Socket.Ttl;
+        set => _io.Socket.Ttl = value;
+    }
+
+    /// <summary>The underlying socket, for options Kyoto does not expose. Do not read, write or block on it.</summary>
+    public Socket Socket => _io.Socket;
+
+    /// <summary>Waits until the stream is ready for <paramref name="interest"/> and returns the readiness seen.</summary>
+    /// <remarks>
+    /// Use with <see cref="TryRead"/>/<see cref="TryWrite"/>: readiness is a hint, so a try call may still find
+    /// nothing to do (it then clears the readiness, and the next wait waits for a new event).
+    /// <b>Cancel safety:</b> safe.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public ValueTask<Ready> ReadyAsync(Interest interest, CancellationToken cancellationToken = default) => _io.ReadyAsync(interest, cancellationToken);
+
+    /// <summary>Waits until the stream is readable (or its read side closed); see <see cref="ReadyAsync"/>.</summary>
+    public async ValueTask ReadableAsync(CancellationToken cancellationToken = default) => await _io.ReadyAsync(Interest.Readable, cancellationToken).ConfigureAwait(true);
+
+    /// <summary>Waits until the stream is writable (or its write side closed); see <see cref="ReadyAsync"/>.</summary>
+    public async ValueTask WritableAsync(CancellationToken cancellationToken = default) => await _io.ReadyAsync(Interest.Writable, cancellationToken).ConfigureAwait(true);
+
+    /// <summary>Reads what is available now, without waiting.</summary>
+    /// <returns>True with the count (0 at end of stream); false if nothing is available (the readiness is cleared).</returns>
+    /// <exception cref="SocketException">The connection failed.</exception>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public bool TryRead(Span<byte> buffer, out int bytesRead) => _io.TryReceive(buffer, SocketFlags.None, out bytesRead);
+
+    /// <summary>Writes what fits now, without waiting.</summary>
+    /// <returns>True with the count; false if nothing fits (the readiness is cleared).</returns>
+    /// <exception cref="SocketException">The connection failed.</exception>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public bool TryWrite(ReadOnlySpan<byte> buffer, out int bytesWritten) => _io.TrySend(buffer, out bytesWritten);
+
+    /// <summary>Reads into <paramref name="buffer"/> without consuming: the next read returns the same bytes.</summary>
+    /// <returns>The number of bytes copied; 0 at end of stream.</returns>
+    /// <remarks><b>Cancel safety:</b> safe.</remarks>
+    /// <exception cref="SocketException">The connection failed.</exception>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    public ValueTask<int> PeekAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _io.ReceiveAsync(buffer, SocketFlags.Peek, cancellationToken);
+
+    /// <summary>
+    /// Splits the stream into a read half and a write half that can be used from different tasks (Tokio's
+    /// <c>into_split</c>). The halves own the connection: it closes when both are disposed; disposing the
+    /// write half shuts down the write side. Do not use the stream itself afterwards.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The stream was already split.</exception>
+    public (TcpReadHalf Reader, TcpWriteHalf Writer) Split()
+    {
+        ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
+        if (Interlocked.CompareExchange(ref _halves, 2, 0) != 0)
+        {
+            throw new InvalidOperationException("The stream was already split into halves.");
+        }
+
+        return (new TcpReadHalf(this), new TcpWriteHalf(this));
+    }
+
+    /// <summary>One half was disposed; the connection closes with the second.</summary>
+    internal void ReleaseHalf()
+    {
+        if (Interlocked.Decrement(ref _halves) == 0)
+        {
+            Dispose();
+        }
+    }
+
+    /// <summary>Puts two halves of this stream back together (the halves become unusable).</summary>
+    internal bool TryReunite()
+    {
+        return Interlocked.CompareExchange(ref _halves, 0, 2) == 2;
     }
 
     /// <summary>Reads into <paramref name="buffer"/>, waiting until at least one byte is available.</summary>
