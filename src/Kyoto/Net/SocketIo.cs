@@ -41,8 +41,7 @@ internal sealed class SocketIo : IDisposable
 
     internal IoReactor Reactor => _io.Reactor;
 
-    private static IoReactor CurrentReactor() => RuntimeHandle.Current.Scheduler.Time.Reactor
-        ?? throw new PlatformNotSupportedException("Kyoto's sockets run on Linux only (they use the runtime's epoll driver).");
+    private static IoReactor CurrentReactor() => IoReactor.OfCurrentRuntime();
 
     internal Socket Socket { get; }
 

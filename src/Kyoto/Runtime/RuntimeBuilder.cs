@@ -88,6 +88,13 @@ public sealed class RuntimeBuilder
     /// </summary>
     public bool StartPaused { get; set; }
 
+    /// <summary>
+    /// Whether the runtime owns an I/O driver (Tokio's <c>enable_io</c>): Kyoto's sockets and descriptors need
+    /// it. Defaults to true. The driver uses Linux's epoll, so on another OS <see cref="Build"/> throws
+    /// <see cref="PlatformNotSupportedException"/> unless this is false (timers, tasks and sync still work).
+    /// </summary>
+    public bool EnableIo { get; set; } = true;
+
     /// <summary>What to do when an exception escapes a task. Defaults to <see cref="Kyoto.UnhandledExceptionPolicy.Ignore"/>.</summary>
     public UnhandledExceptionPolicy UnhandledExceptionPolicy { get; set; } = UnhandledExceptionPolicy.Ignore;
 
@@ -125,6 +132,12 @@ public sealed class RuntimeBuilder
         if (ThreadStackSize < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(ThreadStackSize), ThreadStackSize, "ThreadStackSize must not be negative.");
+        }
+
+        if (EnableIo && !OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException(
+                "Kyoto's I/O driver uses Linux's epoll and this OS is not Linux. Set RuntimeBuilder.EnableIo = false to run tasks, timers and sync primitives without sockets.");
         }
 
         int gqi = GlobalQueueInterval ?? (Flavor == RuntimeFlavor.CurrentThread ? 31 : 61);
@@ -165,6 +178,7 @@ public sealed class RuntimeBuilder
             EventInterval = EventInterval,
             DisableLifoSlot = DisableLifoSlot,
             StartPaused = StartPaused,
+            EnableIo = EnableIo,
             UnhandledExceptionPolicy = UnhandledExceptionPolicy,
             OnUnhandledException = OnUnhandledException,
         };

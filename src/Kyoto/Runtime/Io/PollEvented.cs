@@ -31,9 +31,7 @@ internal sealed class PollEvented : IDisposable
     /// <exception cref="InvalidOperationException">Called outside a Kyoto runtime.</exception>
     internal static PollEvented Register(int fd, bool ownsFd)
     {
-        IoReactor reactor = RuntimeHandle.Current.Scheduler.Time.Reactor
-            ?? throw new PlatformNotSupportedException("Kyoto's I/O driver runs on Linux only.");
-        return new PollEvented(reactor, fd, ownsFd);
+        return new PollEvented(IoReactor.OfCurrentRuntime(), fd, ownsFd);
     }
 
     /// <summary>Reads into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>

@@ -73,6 +73,11 @@ internal sealed unsafe class IoReactor : IDisposable
         _events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * Libc.EpollEventSize));
     }
 
+    /// <summary>The I/O driver of the runtime the caller runs on.</summary>
+    /// <exception cref="InvalidOperationException">Called outside a Kyoto runtime, or its builder disabled I/O.</exception>
+    internal static IoReactor OfCurrentRuntime() => Kyoto.RuntimeHandle.Current.Scheduler.Time.Reactor
+        ?? throw new InvalidOperationException("This runtime has no I/O driver: it was built with RuntimeBuilder.EnableIo = false.");
+
     /// <summary>How many descriptors are registered (a snapshot).</summary>
     internal int RegistrationCount => Volatile.Read(ref _registered);
 

@@ -17,6 +17,8 @@ internal sealed class RuntimeOptions
     internal int EventInterval { get; init; }
     internal bool DisableLifoSlot { get; init; }
     internal bool StartPaused { get; init; }
+
+    internal bool EnableIo { get; init; } = true;
     internal UnhandledExceptionPolicy UnhandledExceptionPolicy { get; init; }
     internal Action<Exception>? OnUnhandledException { get; init; }
 }

@@ -60,7 +60,7 @@ internal abstract class Scheduler
         Registry = new TaskRegistry();
         Blocking = new BlockingPool(this, options);
         Clock = new Clock(options.StartPaused);
-        Time = new TimeDriver(Clock, IsIdleForAutoAdvance);
+        Time = new TimeDriver(Clock, IsIdleForAutoAdvance, options.EnableIo);
         TimeProvider = new KyotoTimeProvider(this);
     }
 

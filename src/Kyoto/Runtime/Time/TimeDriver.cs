@@ -43,11 +43,11 @@ internal sealed class TimeDriver : IParkDriver
     private int _held;
     private long _parkedUntil = long.MaxValue; // timestamp the parked driver sleeps until; MaxValue: not parked
 
-    internal TimeDriver(Clock clock, Func<bool> isIdle)
+    internal TimeDriver(Clock clock, Func<bool> isIdle, bool enableIo = true)
     {
         Clock = clock;
         IsIdle = isIdle;
-        if (OperatingSystem.IsLinux())
+        if (enableIo && OperatingSystem.IsLinux())
         {
             _reactor = new IoReactor();
         }
@@ -57,7 +57,7 @@ internal sealed class TimeDriver : IParkDriver
         }
     }
 
-    /// <summary>The runtime's I/O reactor, turned by whichever thread parks in this driver; null off Linux.</summary>
+    /// <summary>The runtime's I/O reactor, turned by whichever thread parks in this driver; null without I/O (EnableIo false, or off Linux).</summary>
     internal IoReactor? Reactor => _reactor;
 
     internal Clock Clock { get; }
