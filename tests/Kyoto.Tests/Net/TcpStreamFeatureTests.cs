@@ -350,4 +350,74 @@ public abstract class TcpStreamFeatureTests : RuntimeTestBase
             }
         });
     }
+
+    [Fact]
+    public void ThousandsOfConcurrentConnections_AllOpenAtOnce_EachEchoesItsOwnData()
+    {
+        const int Connections = 2_000;
+        const int Rounds = 5;
+        using var rt = NewRuntime();
+        long total = rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback, backlog: 4096);
+            JoinHandle server = KyotoTask.Spawn(async () =>
+            {
+                var echoes = new JoinHandle[Connections];
+                for (int i = 0; i < Connections; i++)
+                {
+                    TcpStream s = await acceptor.AcceptAsync();
+                    echoes[i] = KyotoTask.Spawn(async () =>
+                    {
+                        using (s)
+                        {
+                            var buffer = new byte[64];
+                            int n;
+                            while ((n = await s.ReadAsync(buffer)) > 0)
+                            {
+                                await s.WriteAllAsync(buffer.AsMemory(0, n));
+                            }
+                        }
+                    });
+                }
+
+                foreach (JoinHandle e in echoes)
+                {
+                    await e;
+                }
+            });
+
+            // Every client connects and then waits at a barrier, so all 2,000 connections are open at once.
+            var allOpen = new Kyoto.Sync.AsyncBarrier(Connections);
+            var clients = new JoinHandle<long>[Connections];
+            for (int c = 0; c < Connections; c++)
+            {
+                int id = c;
+                clients[c] = KyotoTask.Spawn(async () =>
+                {
+                    using TcpStream stream = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+                    await allOpen.WaitAsync();
+                    long sum = 0;
+                    for (int r = 0; r < Rounds; r++)
+                    {
+                        int value = (id * Rounds) + r;
+                        await stream.WriteAllAsync(BitConverter.GetBytes(value));
+                        sum += BitConverter.ToInt32(await ReadExactly(stream, 4));
+                    }
+
+                    return sum;
+                });
+            }
+
+            long all = 0;
+            foreach (JoinHandle<long> h in clients)
+            {
+                all += await h;
+            }
+
+            await server;
+            return all;
+        }, TimeSpan.FromMinutes(1));
+        long n = (long)Connections * Rounds;
+        Assert.Equal(n * (n - 1) / 2, total);
+    }
 }
