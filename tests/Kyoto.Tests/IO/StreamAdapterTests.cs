@@ -196,6 +196,28 @@ public abstract class StreamAdapterTests : RuntimeTestBase
     }
 
     [Fact]
+    public void AsyncCalls_FromThreadPoolThreads_Work()
+    {
+        // BCL code (SslStream's handshake, for one) may call the adapter from a thread-pool thread.
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            (TcpStream client, TcpStream server) = await ConnectPairAsync();
+            using KyotoStream c = client.AsStream();
+            using KyotoStream s = server.AsStream();
+            byte[] data = RandomBytes(200_000, 3);
+            Task write = Task.Run(async () =>
+            {
+                await s.WriteAsync(data).ConfigureAwait(false);
+                await s.ShutdownAsync().ConfigureAwait(false);
+            });
+            byte[] got = await Task.Run(() => ReadToEndAsync(c));
+            await write;
+            Assert.Equal(Checksum(data), Checksum(got));
+        });
+    }
+
+    [Fact]
     public void ReadAsync_CancelledThroughToken_ThrowsAndLosesNothing()
     {
         using var rt = NewRuntime();
