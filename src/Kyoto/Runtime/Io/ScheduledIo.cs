@@ -197,7 +197,18 @@ internal sealed class ScheduledIo
 
         waiter.Reset();
         waiter.RegisterCancellation(cancellationToken);
-        switch (TryArm(interest, waiter, cancellationToken))
+        ArmResult armed;
+        try
+        {
+            armed = TryArm(interest, waiter, cancellationToken);
+        }
+        catch (InvalidOperationException)
+        {
+            waiter.DisposeRegistration(); // a socket call of another task is armed in this direction
+            throw;
+        }
+
+        switch (armed)
         {
             case ArmResult.Armed:
                 return waiter.AsValueTask();
