@@ -62,8 +62,16 @@ public static class AsyncCopy
                     unflushed = false;
                 }
 
-                int n = await read.ConfigureAwait(true);
-                readOutstanding = false;
+                int n;
+                try
+                {
+                    n = await read.ConfigureAwait(true);
+                }
+                finally
+                {
+                    readOutstanding = false;
+                }
+
                 if (n == 0)
                 {
                     break;

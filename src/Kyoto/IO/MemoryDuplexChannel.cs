@@ -69,9 +69,17 @@ internal sealed class MemoryDuplexChannel
             return ReadSlowAsync(destination, yieldFirst: true, cancellationToken);
         }
 
-        if (TryRead(destination.Span, out int n))
+        try
         {
-            return new ValueTask<int>(n);
+            if (TryRead(destination.Span, out int n))
+            {
+                return new ValueTask<int>(n);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // Failures travel in the ValueTask, as they would from an async method.
+            return ValueTask.FromException<int>(e);
         }
 
         return ReadSlowAsync(destination, yieldFirst: false, cancellationToken);
@@ -147,9 +155,17 @@ internal sealed class MemoryDuplexChannel
             return WriteSlowAsync(source, yieldFirst: true, cancellationToken);
         }
 
-        if (TryWrite(source.Span, out int n))
+        try
         {
-            return new ValueTask<int>(n);
+            if (TryWrite(source.Span, out int n))
+            {
+                return new ValueTask<int>(n);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // Failures travel in the ValueTask, as they would from an async method.
+            return ValueTask.FromException<int>(e);
         }
 
         return WriteSlowAsync(source, yieldFirst: false, cancellationToken);

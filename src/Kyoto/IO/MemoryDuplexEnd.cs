@@ -63,8 +63,15 @@ public sealed class MemoryDuplexEnd : IAsyncDuplex, IDisposable
     /// <exception cref="ObjectDisposedException">This end was disposed.</exception>
     public ValueTask ShutdownAsync(CancellationToken cancellationToken = default)
     {
-        _write.ShutdownWriter();
-        return default;
+        try
+        {
+            _write.ShutdownWriter();
+            return default;
+        }
+        catch (ObjectDisposedException e)
+        {
+            return ValueTask.FromException(e);
+        }
     }
 
     /// <summary>

@@ -233,6 +233,41 @@ public abstract class CopyTests : RuntimeTestBase
             await echo;
         });
     }
+
+    [Fact]
+    public void CopyBidirectional_OverLoopbackTcp_PropagatesEndOfStreamEachWay()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            byte[] request = TestData.Random(700_000, 44);
+            byte[] response = TestData.Random(123_457, 45);
+            using var serverAcceptor = TcpAcceptor.Bind(AnyLoopback);
+            using var proxyAcceptor = TcpAcceptor.Bind(AnyLoopback);
+            JoinHandle<byte[]> server = KyotoTask.Spawn(async () =>
+            {
+                using TcpStream conn = await serverAcceptor.AcceptAsync();
+                byte[] got = await conn.ReadToEndAsync(); // ends only because the proxy shut its outbound side
+                await ((IAsyncWriter)conn).WriteAllAsync(response);
+                await conn.ShutdownAsync();
+                return got;
+            });
+            JoinHandle<CopyResult> proxy = KyotoTask.Spawn(async () =>
+            {
+                using TcpStream inbound = await proxyAcceptor.AcceptAsync();
+                using TcpStream outbound = await TcpStream.ConnectAsync(serverAcceptor.LocalEndPoint);
+                return await AsyncCopy.CopyBidirectionalAsync(inbound, outbound);
+            });
+
+            using TcpStream client = await TcpStream.ConnectAsync(proxyAcceptor.LocalEndPoint);
+            await client.WriteAllAsync(request);
+            await client.ShutdownAsync();
+            byte[] reply = await client.ReadToEndAsync(); // ends only because the proxy shut its inbound side
+            Assert.Equal(new StreamChecksumResult(request), new StreamChecksumResult(await server));
+            Assert.Equal(new StreamChecksumResult(response), new StreamChecksumResult(reply));
+            Assert.Equal(new CopyResult(request.Length, response.Length), await proxy);
+        });
+    }
 }
 
 /// <summary>A checksum and length of a byte array, for compact assertion messages on large buffers.</summary>
