@@ -270,4 +270,32 @@ public abstract class MemoryDuplexTests : RuntimeTestBase
             Assert.Equal(data, await reader);
         });
     }
+
+    [Fact]
+    public void BufferedDuplex_OverAMemoryDuplex_BuffersWritesUntilFlushAndReadsLines()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            var (a, b) = MemoryDuplex.Create(1024);
+            using var buffered = new AsyncBufferedDuplex(a, readCapacity: 4, writeCapacity: 64);
+            await buffered.WriteAllAsync("HELLO\n"u8.ToArray());
+            Assert.Equal(0, a.PendingWrite); // still in the write buffer
+            await buffered.FlushAsync();
+            Assert.Equal(6, a.PendingWrite);
+            var request = new byte[6];
+            await b.ReadExactlyAsync(request);
+            Assert.Equal("HELLO\n"u8.ToArray(), request);
+
+            await b.WriteAllAsync("first line\r\nsecond\n"u8.ToArray());
+            await b.ShutdownAsync();
+            Assert.Equal("first line", await buffered.ReadLineAsync());
+            Assert.Equal("second", await buffered.ReadLineAsync());
+            Assert.Null(await buffered.ReadLineAsync());
+
+            await buffered.WriteAllAsync("bye"u8.ToArray());
+            await buffered.ShutdownAsync();
+            Assert.Equal("bye"u8.ToArray(), await b.ReadToEndAsync());
+        });
+    }
 }
