@@ -14,8 +14,8 @@ namespace Kyoto.Net;
 /// <remarks>
 /// <para>
 /// One receive and one send may wait at once (from different tasks). A datagram longer than the receive buffer is
-/// truncated: the excess is lost. Binding creates a socket file that <see cref="Dispose"/> does <b>not</b> delete
-/// (as Tokio): delete it yourself.
+/// truncated: the excess is lost. Binding creates a socket file that <see cref="Dispose"/> deletes (.NET's
+/// <see cref="Socket"/> unlinks the path it bound; Tokio leaves it).
 /// </para>
 /// <para>
 /// Sending to a path nobody is bound to fails with <see cref="SocketError.ConnectionRefused"/> (no listener) or
@@ -263,7 +263,7 @@ public sealed class UnixDatagram : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
 
-    /// <summary>Closes the socket (the socket file stays); pending sends and receives fail with <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>Closes the socket and deletes the file it bound; pending sends and receives fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _io.Dispose();
 
     /// <summary>A destination path and its serialized form (immutable once published).</summary>

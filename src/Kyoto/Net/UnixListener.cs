@@ -6,9 +6,9 @@ namespace Kyoto.Net;
 /// A Unix domain socket listening at a path, on the runtime's I/O driver (Tokio's <c>UnixListener</c>).
 /// </summary>
 /// <remarks>
-/// Binding creates the socket file; disposing the listener does <b>not</b> delete it (as Tokio and the BSD API:
-/// the path may have been replaced meanwhile). Delete it yourself when done, and before binding again: a stale
-/// file makes <see cref="Bind"/> fail with <see cref="SocketError.AddressAlreadyInUse"/>.
+/// Binding creates the socket file, and disposing the listener deletes it: .NET's <see cref="Socket"/> unlinks the
+/// path it bound when it closes (unlike Tokio, which leaves the file). A file left by a process that crashed
+/// still makes <see cref="Bind"/> fail with <see cref="SocketError.AddressAlreadyInUse"/>: delete it first.
 /// </remarks>
 /// <example>
 /// <code>
@@ -85,6 +85,6 @@ public sealed class UnixListener : IDisposable
         }
     }
 
-    /// <summary>Stops listening (the socket file stays); a pending accept fails with <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>Stops listening and deletes the socket file; a pending accept fails with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _io.Dispose();
 }
