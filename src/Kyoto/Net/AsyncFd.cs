@@ -200,7 +200,7 @@ public sealed class AsyncFd : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(interest), interest, "Readable, Writable or ReadWrite."),
     };
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(!IsRegistered, this);
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(!IsRegistered, this);
 
     /// <summary>
     /// Deregisters the descriptor (pending waits fail with <see cref="ObjectDisposedException"/>) without closing

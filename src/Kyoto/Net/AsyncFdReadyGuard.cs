@@ -51,6 +51,7 @@ public readonly struct AsyncFdReadyGuard : IEquatable<AsyncFdReadyGuard>
     {
         ArgumentNullException.ThrowIfNull(operation);
         AsyncFd owner = AsyncFd;
+        owner.ThrowIfDisposed();
         if (operation(owner.Fd, state, out result))
         {
             return true;

@@ -51,6 +51,34 @@ public abstract class UdpSocketTests : RuntimeTestBase
     }
 
     [Fact]
+    public void IPv6Loopback_SendToAndReceiveFrom()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            UdpSocket a;
+            try
+            {
+                a = UdpSocket.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported)
+            {
+                return; // no IPv6 on this host
+            }
+
+            using (a)
+            using (var b = UdpSocket.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0)))
+            {
+                await a.SendToAsync(new byte[] { 1, 2 }, b.LocalEndPoint);
+                UdpReceiveFromResult got = await b.ReceiveFromAsync(new byte[8]);
+                Assert.Equal(2, got.Count);
+                Assert.Equal(a.LocalEndPoint, got.RemoteEndPoint);
+                Assert.Throws<ArgumentException>(() => b.JoinMulticastGroup(IPAddress.Parse("239.1.1.1"), IPAddress.Any));
+            }
+        });
+    }
+
+    [Fact]
     public void ManyDatagrams_AllArriveInOrderOnLoopback()
     {
         // UDP drops what overflows the receive buffer: the sender sends a window of 32, then waits for an ack.
