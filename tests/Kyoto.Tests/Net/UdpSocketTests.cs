@@ -363,8 +363,10 @@ public abstract class UdpSocketTests : RuntimeTestBase
 
             using var socket = UdpSocket.Bind(AnyLoopback);
             socket.Connect(dead);
+            ValueTask<int> pending = socket.ReceiveAsync(new byte[8]); // parked: the reactor sees the error event
+            Assert.False(pending.IsCompleted);
             await socket.SendAsync(new byte[1]);
-            var e = await Assert.ThrowsAsync<SocketException>(async () => await socket.ReceiveAsync(new byte[8]));
+            var e = await Assert.ThrowsAsync<SocketException>(async () => await pending);
             Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
 
             // The error was consumed: a later receive waits (no busy loop on a stale error bit) and can be cancelled.
