@@ -1,0 +1,195 @@
+using System.Net;
+using Kyoto.Net;
+using Kyoto.Tasks;
+
+namespace Kyoto.Tests;
+
+/// <summary>
+/// Kyoto.Net sockets under churn: reads cancelled at random must lose no byte (cancel safety), and many UDP and
+/// Unix datagram pairs ping-ponging at once must lose no wake-up.
+/// </summary>
+public abstract class SocketStressTests : RuntimeTestBase
+{
+    public sealed class MultiThread : SocketStressTests
+    {
+        protected override RuntimeFlavor Flavor => RuntimeFlavor.MultiThread;
+    }
+
+    public sealed class MultiThreadFourWorkers : SocketStressTests
+    {
+        protected override RuntimeFlavor Flavor => RuntimeFlavor.MultiThread;
+
+        protected override int WorkerThreads => 4;
+    }
+
+    public sealed class CurrentThread : SocketStressTests
+    {
+        protected override RuntimeFlavor Flavor => RuntimeFlavor.CurrentThread;
+    }
+
+    [Fact]
+    public void UnixStream_ReadsCancelledAtRandom_LoseNoByte()
+    {
+        const int Size = 4 << 20;
+        using var rt = NewRuntime();
+        (long received, int cancelled) = rt.BlockOnBounded(async () =>
+        {
+            var (a, b) = UnixStream.CreatePair();
+            using (a)
+            using (b)
+            {
+                JoinHandle writer = KyotoTask.Spawn(async () =>
+                {
+                    Random rng = Seeds.For(1);
+                    var chunk = new byte[65_536];
+                    int sent = 0;
+                    while (sent < Size)
+                    {
+                        int n = Math.Min(rng.Next(1, chunk.Length), Size - sent);
+                        for (int i = 0; i < n; i++)
+                        {
+                            chunk[i] = (byte)(sent + i);
+                        }
+
+                        await a.WriteAllAsync(chunk.AsMemory(0, n));
+                        sent += n;
+                        if (rng.Next(8) == 0)
+                        {
+                            await KyotoTask.Yield();
+                        }
+                    }
+
+                    a.ShutdownWrite();
+                });
+
+                Random rng = Seeds.For(2);
+                var buffer = new byte[65_536];
+                long total = 0;
+                int cancels = 0;
+                while (true)
+                {
+                    using var cts = new CancellationTokenSource();
+                    ValueTask<int> read = b.ReadAsync(buffer.AsMemory(0, rng.Next(1, buffer.Length)), cts.Token);
+                    if (rng.Next(4) == 0)
+                    {
+                        cts.Cancel();
+                    }
+
+                    int n;
+                    try
+                    {
+                        n = await read;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        cancels++;
+                        continue;
+                    }
+
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    for (int i = 0; i < n; i++)
+                    {
+                        if (buffer[i] != (byte)(total + i))
+                        {
+                            throw new InvalidOperationException($"byte {total + i} is wrong {Seeds.Describe}");
+                        }
+                    }
+
+                    total += n;
+                }
+
+                await writer;
+                return (total, cancels);
+            }
+        });
+        Assert.Equal(Size, received);
+        Assert.True(cancelled >= 0);
+    }
+
+    [Fact]
+    public void ManyDatagramPairs_PingPongAtOnce_EveryBallComesBack()
+    {
+        const int Pairs = 64;
+        const int Rounds = 300;
+        using var rt = NewRuntime();
+        int done = rt.BlockOnBounded(async () =>
+        {
+            var games = new List<JoinHandle<int>>();
+            for (int p = 0; p < Pairs; p++)
+            {
+                bool udp = p % 2 == 0;
+                games.Add(KyotoTask.Spawn(async () => udp ? await UdpGame(Rounds) : await UnixGame(Rounds)));
+            }
+
+            int finished = 0;
+            foreach (JoinHandle<int> game in games)
+            {
+                finished += await game == Rounds ? 1 : 0;
+            }
+
+            return finished;
+        });
+        Assert.Equal(Pairs, done);
+    }
+
+    private static async Task<int> UdpGame(int rounds)
+    {
+        using var a = UdpSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var b = UdpSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        a.Connect(b.LocalEndPoint);
+        b.Connect(a.LocalEndPoint);
+        JoinHandle echo = KyotoTask.Spawn(async () =>
+        {
+            var buffer = new byte[4];
+            for (int i = 0; i < rounds; i++)
+            {
+                int n = await b.ReceiveAsync(buffer);
+                await b.SendAsync(buffer.AsMemory(0, n));
+            }
+        });
+        var back = new byte[4];
+        int ok = 0;
+        for (int i = 0; i < rounds; i++)
+        {
+            await a.SendAsync(BitConverter.GetBytes(i));
+            await a.ReceiveAsync(back);
+            ok += BitConverter.ToInt32(back) == i ? 1 : 0;
+        }
+
+        await echo;
+        return ok;
+    }
+
+    private static async Task<int> UnixGame(int rounds)
+    {
+        var (a, b) = UnixDatagram.CreatePair();
+        using (a)
+        using (b)
+        {
+            JoinHandle echo = KyotoTask.Spawn(async () =>
+            {
+                var buffer = new byte[4];
+                for (int i = 0; i < rounds; i++)
+                {
+                    int n = await b.ReceiveAsync(buffer);
+                    await b.SendAsync(buffer.AsMemory(0, n));
+                }
+            });
+            var back = new byte[4];
+            int ok = 0;
+            for (int i = 0; i < rounds; i++)
+            {
+                await a.SendAsync(BitConverter.GetBytes(i));
+                await a.ReceiveAsync(back);
+                ok += BitConverter.ToInt32(back) == i ? 1 : 0;
+            }
+
+            await echo;
+            return ok;
+        }
+    }
+}
