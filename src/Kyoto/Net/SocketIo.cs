@@ -199,7 +199,7 @@ internal sealed class SocketIo : IDisposable
 
         if (error == SocketError.WouldBlock)
         {
-            _io.ClearReadiness(observed, readinessBit);
+            _io.ClearReadiness(observed, readinessBit | Readiness.Error);
             return false;
         }
 

@@ -152,7 +152,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
             }
 
             wouldBlock = false;
-            _io.ClearReadiness(observed, _send ? Readiness.Writable : Readiness.Readable);
+            _io.ClearReadiness(observed, (_send ? Readiness.Writable : Readiness.Readable) | Readiness.Error);
             switch (_io.TryArm(_interest, this, _token))
             {
                 case ArmResult.Armed:

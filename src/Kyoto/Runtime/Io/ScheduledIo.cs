@@ -1,7 +1,9 @@
 // Invariants (ScheduledIo):
 //  1. _state = readiness bits (0-7) | tick << 8 (32 bits) | shutdown bit 62. SetReadiness (the reactor, one thread)
 //     ORs bits in and bumps the tick; ClearReadiness removes bits only if the tick is the one the caller observed
-//     (Reactor.cs, invariant 2). Closed and error bits are never cleared.
+//     (Reactor.cs, invariant 2). Closed bits are never cleared; the error bit is cleared with the readiness a
+//     call that got EAGAIN saw (a datagram socket's error, an ICMP report, is consumed by the call that returns
+//     it, and a sticky error bit would make every later wait return at once: a busy loop).
 //  2. At most one listener per direction (like Tokio's split halves): a task's readiness wait, or a socket
 //     operation that retries its syscall when woken. A listener is armed under _lock after a re-check of _state
 //     (and of its token) under the same lock, and SetReadiness disarms under _lock after publishing the bits, so
@@ -141,7 +143,7 @@ internal sealed class ScheduledIo
     /// </summary>
     internal void ClearReadiness(long observed, int bits)
     {
-        long clear = bits & (Readiness.Readable | Readiness.Writable);
+        long clear = bits & (Readiness.Readable | Readiness.Writable | Readiness.Error);
         long state = Volatile.Read(ref _state);
         while ((state & TickMask) == (observed & TickMask) && (state & clear) != 0)
         {
@@ -161,7 +163,7 @@ internal sealed class ScheduledIo
     /// </summary>
     internal ValueTask<long> WaitAfterWouldBlockAsync(long observed, int interest, CancellationToken cancellationToken)
     {
-        ClearReadiness(observed, interest == Readiness.ReadInterest ? Readiness.Readable : Readiness.Writable);
+        ClearReadiness(observed, (interest == Readiness.ReadInterest ? Readiness.Readable : Readiness.Writable) | Readiness.Error);
         return ReadyAsync(interest, cancellationToken);
     }
 

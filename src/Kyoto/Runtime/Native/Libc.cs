@@ -87,4 +87,18 @@ internal static unsafe partial class Libc
     /// <summary>Reads the epoll event at <paramref name="at"/>.</summary>
     internal static (uint Events, ulong Data) ReadEpollEvent(byte* at) =>
         (*(uint*)at, *(ulong*)(at + (EpollEventSize == 12 ? 4 : 8)));
+
+    // Appended for Kyoto.Net (Unix sockets, AsyncFd and their tests).
+    internal const int SOCK_DGRAM = 2;
+    internal const int O_NONBLOCK = 0x800;
+    internal const int O_CLOEXEC = 0x80000;
+
+    [LibraryImport("libc")]
+    internal static partial uint getuid();
+
+    [LibraryImport("libc")]
+    internal static partial uint getgid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int pipe2(int* fds, int flags);
 }

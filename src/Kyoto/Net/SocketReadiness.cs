@@ -1,0 +1,75 @@
+// The readiness loop of the socket calls that SocketIo does not wrap (datagram sends and receives with an
+// address, peeks): try the call; on EAGAIN clear the readiness observed before it and wait for the next edge
+// (ScheduledIo invariant 1). Used by UdpSocket, UnixDatagram and UnixStream.
+//
+// .NET's SendTo and ReceiveFrom have no SocketError-out overloads: they report EAGAIN as a SocketException. A call
+// of that kind is made only while the reactor says the socket is ready in that direction (skipUnlessReady), so an
+// exception is thrown at most once per drained edge, never on a socket known to be idle.
+using System.Net.Sockets;
+using Kyoto.Reactor;
+using Kyoto.Tasks;
+
+namespace Kyoto.Net;
+
+/// <summary>One non-blocking socket call: true with its result, false if it would block (EAGAIN); throws other errors.</summary>
+internal delegate bool SocketAttempt<TState, TResult>(Socket socket, TState state, out TResult result);
+
+/// <summary>The readiness loop shared by the datagram and Unix socket types.</summary>
+internal static class SocketReadiness
+{
+    /// <summary>
+    /// Runs <paramref name="attempt"/> until it does not would-block, waiting for readiness in
+    /// <paramref name="interest"/> (<see cref="Readiness.ReadInterest"/> or <see cref="Readiness.WriteInterest"/>).
+    /// With <paramref name="skipUnlessReady"/>, the call is made only when the reactor has reported readiness.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed (before or during the wait).</exception>
+    internal static async ValueTask<TResult> RunAsync<TState, TResult>(
+        SocketIo io, int interest, bool skipUnlessReady, TState state, SocketAttempt<TState, TResult> attempt, CancellationToken cancellationToken)
+    {
+        await KyotoTask.ConsumeBudget();
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(io.IsDisposed, io.Socket);
+            long observed = io.State;
+            if ((!skipUnlessReady || (ScheduledIo.ReadyBits(observed) & interest) != 0) && attempt(io.Socket, state, out TResult result))
+            {
+                return result;
+            }
+
+            await io.WaitAfterWouldBlockAsync(observed, interest, cancellationToken).ConfigureAwait(true);
+        }
+    }
+
+    /// <summary>Turns a SocketError-out result into the attempt's convention: false on EAGAIN, else throw.</summary>
+    internal static bool Complete(SocketError error)
+    {
+        if (error == SocketError.Success)
+        {
+            return true;
+        }
+
+        if (error == SocketError.WouldBlock)
+        {
+            return false;
+        }
+
+        throw new SocketException((int)error);
+    }
+
+    /// <summary>One receive or send call: the byte count, or -1 if it would block.</summary>
+    internal static int Receive(Socket socket, Span<byte> buffer, SocketFlags flags)
+    {
+        int n = socket.Receive(buffer, flags, out SocketError error);
+        return Complete(error) ? n : -1;
+    }
+
+    /// <summary>One send call: the byte count, or -1 if it would block.</summary>
+    internal static int Send(Socket socket, ReadOnlySpan<byte> buffer)
+    {
+        int n = socket.Send(buffer, SocketFlags.None, out SocketError error);
+        return Complete(error) ? n : -1;
+    }
+
+    /// <summary>Whether <paramref name="e"/> is EAGAIN reported as an exception.</summary>
+    internal static bool IsWouldBlock(SocketException e) => e.SocketErrorCode == SocketError.WouldBlock;
+}

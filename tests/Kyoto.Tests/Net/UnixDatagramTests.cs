@@ -1,0 +1,201 @@
+using System.Net.Sockets;
+using Kyoto.Net;
+using Kyoto.Reactor;
+using Kyoto.Tasks;
+
+namespace Kyoto.Tests.Net;
+
+/// <summary>Unix domain datagram sockets on the runtime's reactor: pairs, paths, unbound senders, back-pressure, failures.</summary>
+public abstract class UnixDatagramTests : RuntimeTestBase, IDisposable
+{
+    public sealed class MultiThread : UnixDatagramTests
+    {
+        protected override RuntimeFlavor Flavor => RuntimeFlavor.MultiThread;
+    }
+
+    public sealed class CurrentThread : UnixDatagramTests
+    {
+        protected override RuntimeFlavor Flavor => RuntimeFlavor.CurrentThread;
+    }
+
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("kyoto-unixdg-");
+
+    private string SocketPath(string name) => Path.Combine(_dir.FullName, name);
+
+    public void Dispose()
+    {
+        _dir.Delete(recursive: true);
+        GC.SuppressFinalize(this);
+    }
+
+    private static IoReactor Reactor => RuntimeHandle.Current.Scheduler.Time.Reactor!;
+
+    [Fact]
+    public void Pair_SendAndReceive_KeepsMessageBoundaries()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            var (a, b) = UnixDatagram.CreatePair();
+            using (a)
+            using (b)
+            {
+                Assert.Equal(3, await a.SendAsync(new byte[] { 1, 2, 3 }));
+                Assert.Equal(2, await a.SendAsync(new byte[] { 4, 5 }));
+                var buffer = new byte[16];
+                Assert.Equal(3, await b.ReceiveAsync(buffer));
+                Assert.Equal(2, await b.ReceiveAsync(buffer));
+                Assert.Equal(new byte[] { 4, 5 }, buffer[..2]);
+                Assert.Null(a.LocalPath);
+                Assert.False(b.TryReceive(buffer, out _));
+                Assert.True(b.TrySend(new byte[] { 6 }, out int sent));
+                Assert.Equal(1, sent);
+                Assert.Equal(1, (await a.ReceiveFromAsync(buffer)).Count);
+            }
+        });
+    }
+
+    [Fact]
+    public void SendToAndReceiveFrom_WithPaths_ReportsTheSendersPath()
+    {
+        using var rt = NewRuntime();
+        string serverPath = SocketPath("server.sock");
+        string clientPath = SocketPath("client.sock");
+        rt.BlockOnBounded(async () =>
+        {
+            using var server = UnixDatagram.Bind(serverPath);
+            using var client = UnixDatagram.Bind(clientPath);
+            using var anonymous = UnixDatagram.CreateUnbound();
+            Assert.Equal(serverPath, server.LocalPath);
+            var buffer = new byte[32];
+            ValueTask<UnixReceiveFromResult> pending = server.ReceiveFromAsync(buffer);
+            await client.SendToAsync("ping"u8.ToArray(), serverPath);
+            UnixReceiveFromResult got = await pending;
+            Assert.Equal(new UnixReceiveFromResult(4, clientPath), got);
+            await server.SendToAsync("pong"u8.ToArray(), got.Path!);
+            Assert.Equal(new UnixReceiveFromResult(4, serverPath), await client.ReceiveFromAsync(buffer));
+
+            await anonymous.SendToAsync("anon"u8.ToArray(), serverPath);
+            Assert.Equal(new UnixReceiveFromResult(4, null), await server.ReceiveFromAsync(buffer));
+
+            anonymous.Connect(serverPath);
+            Assert.Equal(serverPath, anonymous.RemotePath);
+            await anonymous.SendAsync(new byte[] { 9 });
+            Assert.Equal(1, await server.ReceiveAsync(buffer));
+        });
+    }
+
+    [Fact]
+    public void SendTo_NobodyBound_FailsWithTheSocketError_AndDisposeRemovesTheFile()
+    {
+        using var rt = NewRuntime();
+        string path = SocketPath("nobody.sock");
+        SocketError missing = rt.BlockOnBounded(async () =>
+        {
+            using var socket = UnixDatagram.CreateUnbound();
+            UnixDatagram.Bind(path).Dispose();
+            Assert.False(File.Exists(path));
+            var e = await Assert.ThrowsAsync<SocketException>(async () => await socket.SendToAsync(new byte[1], path));
+            return e.SocketErrorCode;
+        });
+        Assert.Equal(SocketError.AddressNotAvailable, missing); // ENOENT
+    }
+
+    [Fact]
+    public void Send_QueueFull_WaitsUntilTheReceiverDrains()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            var (a, b) = UnixDatagram.CreatePair();
+            using (a)
+            using (b)
+            {
+                int queued = 0;
+                while (a.TrySend(new byte[1024], out _))
+                {
+                    queued++;
+                }
+
+                Assert.True(queued > 0);
+                ValueTask<int> blocked = a.SendAsync(new byte[1024]);
+                Assert.False(blocked.IsCompleted);
+                var buffer = new byte[2048];
+                for (int i = 0; i < queued; i++)
+                {
+                    Assert.Equal(1024, await b.ReceiveAsync(buffer));
+                }
+
+                Assert.Equal(1024, await blocked);
+                Assert.Equal(1024, await b.ReceiveAsync(buffer));
+            }
+        });
+    }
+
+    [Fact]
+    public void Receive_Cancelled_ThenReceiveWorks_AndDisposeFailsPendingCalls()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            var (a, b) = UnixDatagram.CreatePair();
+            using (a)
+            {
+                using (var cts = new CancellationTokenSource())
+                {
+                    ValueTask<UnixReceiveFromResult> pending = b.ReceiveFromAsync(new byte[8], cts.Token);
+                    cts.Cancel();
+                    await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pending);
+                }
+
+                await a.SendAsync(new byte[] { 1 });
+                Assert.Equal(1, await b.ReceiveAsync(new byte[8]));
+                ValueTask<int> waiting = b.ReceiveAsync(new byte[8]);
+                b.Dispose();
+                await Assert.ThrowsAsync<ObjectDisposedException>(async () => await waiting);
+                await Assert.ThrowsAsync<ObjectDisposedException>(async () => await b.SendToAsync(new byte[1], "/nonexistent"));
+                Assert.Throws<ObjectDisposedException>(() => b.LocalPath);
+
+                // The peer is gone: a send on the connected survivor fails with a socket error, not a signal.
+                var e = await Assert.ThrowsAsync<SocketException>(async () => await a.SendAsync(new byte[1]));
+                Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+            }
+        });
+    }
+
+    [Fact]
+    public void Receive_TaskAborted_StopsAndDisposeDeregisters()
+    {
+        using var rt = NewRuntime();
+        (bool cancelled, int before, int after) = rt.BlockOnBounded(async () =>
+        {
+            int registered = Reactor.RegistrationCount;
+            var socket = UnixDatagram.CreateUnbound();
+            var (startedTx, startedRx) = Kyoto.Sync.Oneshot.Create<bool>();
+            JoinHandle reader = KyotoTask.Spawn(async () =>
+            {
+                using (socket)
+                {
+                    startedTx.TrySend(true);
+                    await socket.ReceiveFromAsync(new byte[8]);
+                }
+            });
+            await startedRx;
+            await KyotoTask.Yield();
+            reader.Abort();
+            bool wasCancelled = false;
+            try
+            {
+                await reader;
+            }
+            catch (JoinException e) when (e.IsCancelled)
+            {
+                wasCancelled = true;
+            }
+
+            return (wasCancelled, registered, Reactor.RegistrationCount);
+        });
+        Assert.True(cancelled);
+        Assert.Equal(before, after);
+    }
+}
