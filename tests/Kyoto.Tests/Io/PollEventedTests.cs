@@ -193,7 +193,7 @@ public sealed class DescriptorLeakTests
         return (PollEvented.Register(sv[0], ownsFd: true), PollEvented.Register(sv[1], ownsFd: true));
     }
 
-    private static int CountOpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
+    private static int CountOpenDescriptors() => Descriptors.CountOpen();
 
     [Theory]
     [InlineData(RuntimeFlavor.MultiThread)]

@@ -9,7 +9,7 @@ namespace Kyoto.Tests.Net;
 [Collection(nameof(DescriptorCountCollection))]
 public sealed class SocketDescriptorLeakTests
 {
-    private static int CountOpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
+    private static int CountOpenDescriptors() => Descriptors.CountOpen();
 
     private static Runtime NewRuntime(RuntimeFlavor flavor) =>
         flavor == RuntimeFlavor.MultiThread ? new RuntimeBuilder { WorkerThreads = 2 }.Build() : RuntimeBuilder.CurrentThread().Build();
