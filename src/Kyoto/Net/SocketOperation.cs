@@ -1,14 +1,17 @@
 // The pending socket call of one direction of a SocketIo: a reusable IValueTaskSource, so that a read or write
 // that has to wait allocates nothing (no async state machine, no posted continuation). It is armed on the
-// ScheduledIo as that direction's listener; when an event comes, the worker that turned the reactor retries the
-// call right there and completes the await with the bytes moved, and the task's continuation goes onto that
-// worker's queue.
+// ScheduledIo as that direction's listener; when an event comes, the reactor queues the operation's retry on the
+// run queue of the worker that turned it (where an idle worker can steal it), the retry makes the call and
+// completes the await with the bytes moved, and the task's continuation follows on the same worker. (Retrying
+// inside the reactor's dispatch loop instead made one thread do every call of a batch of events: one run of the
+// echo benchmark measured 165k requests/s, p99 647 µs, against 172k, p99 571 µs, queued.)
 //
 // Invariants:
 //  1. One operation in flight per direction (_inUse, 0 -> 1 by CAS in Start, back to 0 once the result is read
 //     or the operation completed synchronously). A second concurrent call is refused with InvalidOperationException.
-//  2. The call is retried only by whoever disarmed the listener: the starting task, the reactor's dispatch
-//     (OnReady), or the deferred-start work item. A cancellation (token or abort) completes the await only if it
+//  2. The call is retried only by whoever disarmed the listener or started the operation: the starting task, or
+//     the retry work item (queued by OnReady, or by a start without coop budget); the item is in at most one
+//     queue at a time, since it is queued again only after the run it is executing has armed the listener. A cancellation (token or abort) completes the await only if it
 //     disarms it first (ScheduledIo.Disarm under its lock, for the current version), so a cancelled read has
 //     read nothing, and a read that won the race delivers its bytes.
 //  3. The token is registered before the operation can be armed and checked under ScheduledIo's lock when it
@@ -204,7 +207,20 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     }
 
     /// <inheritdoc />
-    public void OnReady(long state) => Continue();
+    public void OnReady(long state)
+    {
+        // The call is retried from the run queue rather than inside the reactor's dispatch loop: a batch of
+        // events then becomes a batch of queued retries that idle workers can steal, as Tokio polls the woken
+        // tasks (whose polls make the calls) wherever they run.
+        if (_io.Reactor.Scheduler is { } scheduler)
+        {
+            scheduler.Schedule(_deferred, isYield: false);
+        }
+        else
+        {
+            Continue();
+        }
+    }
 
     /// <inheritdoc />
     public void OnShutdown() => TrySetException(new ObjectDisposedException(nameof(Socket), "The socket was closed while a task waited on it."));
@@ -221,7 +237,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
 
     protected override void OnConsumed() => Release();
 
-    /// <summary>The work item that starts an operation whose caller was out of coop budget.</summary>
+    /// <summary>The work item that retries the call: after an event, or to start an operation whose caller was out of coop budget.</summary>
     private sealed class DeferredStart(SocketOperation operation) : IWorkItem
     {
         public void Execute(RuntimeContext ctx) => operation.Continue();
