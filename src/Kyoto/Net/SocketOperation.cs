@@ -31,7 +31,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private readonly ScheduledIo _io;
     private readonly int _interest;
     private readonly bool _send;
-    private readonly DeferredStart _deferred;
+    private readonly RetryCall _retry;
     private Memory<byte> _buffer;
     private SocketFlags _flags;
     private CancellationToken _token;
@@ -45,7 +45,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         _io = io;
         _send = send;
         _interest = send ? Readiness.WriteInterest : Readiness.ReadInterest;
-        _deferred = new DeferredStart(this);
+        _retry = new RetryCall(this);
     }
 
     /// <summary>
@@ -72,7 +72,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
             Scheduler? scheduler = RuntimeContext.ContinuationScheduler(out _);
             if (scheduler is not null)
             {
-                scheduler.Schedule(_deferred, isYield: true);
+                scheduler.Schedule(_retry, isYield: true);
                 return AsValueTask();
             }
         }
@@ -214,7 +214,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         // tasks (whose polls make the calls) wherever they run.
         if (_io.Reactor.Scheduler is { } scheduler)
         {
-            scheduler.Schedule(_deferred, isYield: false);
+            scheduler.Schedule(_retry, isYield: false);
         }
         else
         {
@@ -238,7 +238,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     protected override void OnConsumed() => Release();
 
     /// <summary>The work item that retries the call: after an event, or to start an operation whose caller was out of coop budget.</summary>
-    private sealed class DeferredStart(SocketOperation operation) : IWorkItem
+    private sealed class RetryCall(SocketOperation operation) : IWorkItem
     {
         public void Execute(RuntimeContext ctx) => operation.Continue();
 

@@ -58,6 +58,34 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
         return ConnectSocketAsync(new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp), remote, cancellationToken);
     }
 
+    /// <summary>
+    /// Resolves <paramref name="host"/> (a name or an IP literal) and connects to its addresses in the order the
+    /// lookup gives them, returning the first connection that succeeds (Tokio's <c>TcpStream::connect</c> with a
+    /// host name).
+    /// </summary>
+    /// <remarks><b>Cancel safety:</b> a cancelled connect closes the half-open socket; nothing else is left behind.</remarks>
+    /// <exception cref="SocketException">The lookup failed, or every address refused (the last address's error).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is not a port number.</exception>
+    public static async ValueTask<TcpStream> ConnectAsync(string host, int port, CancellationToken cancellationToken = default)
+    {
+        IPEndPoint[] addresses = await KyotoDns.LookupHostAsync(host, port, cancellationToken).ConfigureAwait(true);
+        SocketException? last = null;
+        foreach (IPEndPoint address in addresses)
+        {
+            try
+            {
+                return await ConnectAsync(address, cancellationToken).ConfigureAwait(true);
+            }
+            catch (SocketException e)
+            {
+                last = e;
+            }
+        }
+
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
+    }
+
     /// <summary>Connects <paramref name="socket"/> (configured, maybe bound) to <paramref name="remote"/>; disposes it on failure.</summary>
     internal static async ValueTask<TcpStream> ConnectSocketAsync(Socket socket, IPEndPoint remote, CancellationToken cancellationToken)
     {
