@@ -420,4 +420,20 @@ public abstract class TcpStreamFeatureTests : RuntimeTestBase
         long n = (long)Connections * Rounds;
         Assert.Equal(n * (n - 1) / 2, total);
     }
+
+    [Fact]
+    public void ConnectByHostName_ResolvesAndConnects_AndAnUnknownHostFails()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            ValueTask<TcpStream> accept = acceptor.AcceptAsync();
+            using TcpStream client = await TcpStream.ConnectAsync("localhost", acceptor.LocalEndPoint.Port);
+            using TcpStream server = await accept;
+            await client.WriteAllAsync("by name"u8.ToArray());
+            Assert.Equal("by name"u8.ToArray(), await ReadExactly(server, 7));
+            await Assert.ThrowsAsync<SocketException>(async () => await TcpStream.ConnectAsync("no-such-host.invalid", 80));
+        });
+    }
 }
