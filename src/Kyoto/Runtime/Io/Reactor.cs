@@ -78,9 +78,6 @@ internal sealed unsafe class IoReactor : IDisposable
     internal static IoReactor OfCurrentRuntime() => Kyoto.RuntimeHandle.Current.Scheduler.Time.Reactor
         ?? throw new InvalidOperationException("This runtime has no I/O driver: it was built with RuntimeBuilder.EnableIo = false.");
 
-    /// <summary>The runtime that owns this reactor (set once, when the runtime is built).</summary>
-    internal Kyoto.Scheduling.Scheduler? Scheduler { get; set; }
-
     /// <summary>How many descriptors are registered (a snapshot).</summary>
     internal int RegistrationCount => Volatile.Read(ref _registered);
 

@@ -61,10 +61,6 @@ internal abstract class Scheduler
         Blocking = new BlockingPool(this, options);
         Clock = new Clock(options.StartPaused);
         Time = new TimeDriver(Clock, IsIdleForAutoAdvance, options.EnableIo);
-        if (Time.Reactor is { } reactor)
-        {
-            reactor.Scheduler = this;
-        }
         TimeProvider = new KyotoTimeProvider(this);
     }
 
