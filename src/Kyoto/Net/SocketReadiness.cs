@@ -40,36 +40,6 @@ internal static class SocketReadiness
         }
     }
 
-    /// <summary>Turns a SocketError-out result into the attempt's convention: false on EAGAIN, else throw.</summary>
-    internal static bool Complete(SocketError error)
-    {
-        if (error == SocketError.Success)
-        {
-            return true;
-        }
-
-        if (error == SocketError.WouldBlock)
-        {
-            return false;
-        }
-
-        throw new SocketException((int)error);
-    }
-
-    /// <summary>One receive or send call: the byte count, or -1 if it would block.</summary>
-    internal static int Receive(Socket socket, Span<byte> buffer, SocketFlags flags)
-    {
-        int n = socket.Receive(buffer, flags, out SocketError error);
-        return Complete(error) ? n : -1;
-    }
-
-    /// <summary>One send call: the byte count, or -1 if it would block.</summary>
-    internal static int Send(Socket socket, ReadOnlySpan<byte> buffer)
-    {
-        int n = socket.Send(buffer, SocketFlags.None, out SocketError error);
-        return Complete(error) ? n : -1;
-    }
-
     /// <summary>Whether <paramref name="e"/> is EAGAIN reported as an exception.</summary>
     internal static bool IsWouldBlock(SocketException e) => e.SocketErrorCode == SocketError.WouldBlock;
 }

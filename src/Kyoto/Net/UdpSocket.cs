@@ -260,11 +260,7 @@ public sealed class UdpSocket : IDisposable
     /// <exception cref="SocketException">An earlier datagram was refused (<see cref="SocketError.ConnectionRefused"/>).</exception>
     /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
     public ValueTask<int> PeekAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        SocketReadiness.RunAsync(_io, Readiness.ReadInterest, skipUnlessReady: false, buffer, static (Socket s, Memory<byte> b, out int n) =>
-        {
-            n = SocketReadiness.Receive(s, b.Span, SocketFlags.Peek);
-            return n >= 0;
-        }, cancellationToken);
+        _io.ReceiveAsync(buffer, SocketFlags.Peek, cancellationToken);
 
     /// <summary>Sends <paramref name="buffer"/> as one datagram to <paramref name="remoteEndPoint"/>.</summary>
     /// <returns>The number of bytes sent: the whole buffer.</returns>
@@ -308,10 +304,7 @@ public sealed class UdpSocket : IDisposable
     public bool TrySend(ReadOnlySpan<byte> buffer, out int sent)
     {
         ThrowIfDisposed();
-        sent = SocketReadiness.Send(_io.Socket, buffer);
-        bool done = sent >= 0;
-        sent = Math.Max(sent, 0);
-        return done;
+        return _io.TrySend(buffer, out sent);
     }
 
     /// <summary>Receives a datagram from the connected peer if one is queued, without waiting.</summary>
@@ -321,10 +314,7 @@ public sealed class UdpSocket : IDisposable
     public bool TryReceive(Span<byte> buffer, out int received)
     {
         ThrowIfDisposed();
-        received = SocketReadiness.Receive(_io.Socket, buffer, SocketFlags.None);
-        bool done = received >= 0;
-        received = Math.Max(received, 0);
-        return done;
+        return _io.TryReceive(buffer, SocketFlags.None, out received);
     }
 
     /// <summary>Sends <paramref name="buffer"/> to <paramref name="remoteEndPoint"/> if the socket can take it now, without waiting.</summary>

@@ -183,10 +183,7 @@ public sealed class UnixDatagram : IDisposable
     public bool TrySend(ReadOnlySpan<byte> buffer, out int sent)
     {
         ThrowIfDisposed();
-        sent = SocketReadiness.Send(_io.Socket, buffer);
-        bool done = sent >= 0;
-        sent = Math.Max(sent, 0);
-        return done;
+        return _io.TrySend(buffer, out sent);
     }
 
     /// <summary>Receives a datagram if one is queued, without waiting.</summary>
@@ -195,10 +192,7 @@ public sealed class UnixDatagram : IDisposable
     public bool TryReceive(Span<byte> buffer, out int received)
     {
         ThrowIfDisposed();
-        received = SocketReadiness.Receive(_io.Socket, buffer, SocketFlags.None);
-        bool done = received >= 0;
-        received = Math.Max(received, 0);
-        return done;
+        return _io.TryReceive(buffer, SocketFlags.None, out received);
     }
 
     /// <summary>Closes the write side: the connected peer's receives return 0 once its queue is drained.</summary>
