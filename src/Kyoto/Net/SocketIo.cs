@@ -34,6 +34,7 @@ internal sealed class SocketIo : IDisposable
     {
         socket.Blocking = false;
         Socket = socket;
+        IsStream = socket.SocketType == SocketType.Stream;
         _io = reactor.Register((int)socket.Handle);
         _receive = new SocketOperation(this, _io, send: false);
         _send = new SocketOperation(this, _io, send: true);
@@ -45,13 +46,22 @@ internal sealed class SocketIo : IDisposable
 
     internal Socket Socket { get; }
 
+    /// <summary>
+    /// A stream socket: a call that moved fewer bytes than asked drained the kernel's buffer (or filled it), so
+    /// its readiness is cleared then and the next call waits for an edge instead of trying (Tokio does the same).
+    /// Not for datagrams, where a short read is just a short datagram.
+    /// </summary>
+    internal bool IsStream { get; }
+
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
     /// <remarks>
-    /// Tries the call at once (after spending one unit of coop budget, as Tokio's poll_proceed: a connection
-    /// whose data is always ready yields, and nothing read is held across the yield); only EAGAIN parks the
-    /// direction's reusable <see cref="SocketOperation"/>. Allocates nothing either way.
+    /// Tries the call at once if the reactor's readiness says it may succeed (after spending one unit of coop
+    /// budget, as Tokio's poll_proceed: a connection whose data is always ready yields, and nothing read is held
+    /// across the yield); known-unready, or EAGAIN, parks the direction's reusable <see cref="SocketOperation"/>
+    /// without another syscall. A short read of a stream clears the readiness it saw (the buffer is drained).
+    /// Allocates nothing either way.
     /// </remarks>
     internal ValueTask<int> ReceiveAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken)
     {
@@ -60,24 +70,44 @@ internal sealed class SocketIo : IDisposable
             return refused;
         }
 
+        if (buffer.IsEmpty)
+        {
+            return new ValueTask<int>(0);
+        }
+
         long observed = 0;
         if (!deferred)
         {
             observed = _io.State;
-            int n = Socket.Receive(buffer.Span, flags, out SocketError error);
-            if (error == SocketError.Success)
+            if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0)
             {
-                return new ValueTask<int>(n);
-            }
+                int n = Socket.Receive(buffer.Span, flags, out SocketError error);
+                if (error == SocketError.Success)
+                {
+                    if (IsShortStreamRead(n, buffer.Length, flags))
+                    {
+                        _io.ClearReadiness(observed, Readiness.Readable);
+                    }
 
-            if (error != SocketError.WouldBlock)
-            {
-                return ValueTask.FromException<int>(new SocketException((int)error));
+                    return new ValueTask<int>(n);
+                }
+
+                if (error != SocketError.WouldBlock)
+                {
+                    return ValueTask.FromException<int>(new SocketException((int)error));
+                }
             }
         }
 
         return _receive.Start(buffer, flags, sendAll: false, done: 0, observed, deferred, cancellationToken);
     }
+
+    /// <summary>
+    /// True if a receive of <paramref name="n"/> bytes into <paramref name="length"/> drained a stream socket's
+    /// buffer (a peek drains nothing; 0 is end of stream, whose readiness stays).
+    /// </summary>
+    internal bool IsShortStreamRead(int n, int length, SocketFlags flags) =>
+        IsStream && n > 0 && n < length && (flags & SocketFlags.Peek) == 0;
 
     /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
     internal ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
@@ -113,10 +143,21 @@ internal sealed class SocketIo : IDisposable
             while (true)
             {
                 observed = _io.State;
+                if ((ScheduledIo.ReadyBits(observed) & Readiness.WriteInterest) == 0)
+                {
+                    break; // known unwritable (a short send filled the buffer): wait for the edge
+                }
+
                 int n = Socket.Send(buffer.Span[sent..], SocketFlags.None, out SocketError error);
                 if (error == SocketError.Success)
                 {
+                    bool filled = IsStream && n < buffer.Length - sent;
                     sent += n;
+                    if (filled)
+                    {
+                        _io.ClearReadiness(observed, Readiness.Writable);
+                    }
+
                     if (!sendAll || sent == buffer.Length)
                     {
                         return new ValueTask<int>(sent);

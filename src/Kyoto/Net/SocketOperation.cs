@@ -133,13 +133,20 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
                 {
                     if (_sendAll)
                     {
+                        bool filled = _owner.IsStream && moved < _buffer.Length - _done;
                         _done += moved;
                         if (_done < _buffer.Length)
                         {
+                            // A short send filled the kernel's buffer: wait for the edge without another try.
+                            wouldBlock = filled;
                             continue;
                         }
 
                         moved = _done;
+                    }
+                    else if (_send ? _owner.IsStream && moved < _buffer.Length : _owner.IsShortStreamRead(moved, _buffer.Length, _flags))
+                    {
+                        _io.ClearReadiness(observed, _send ? Readiness.Writable : Readiness.Readable);
                     }
 
                     n = moved;
