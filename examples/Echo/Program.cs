@@ -65,7 +65,7 @@ return runtime.BlockOn(async () =>
     }
     catch (JoinException e) when (e.IsCancelled)
     {
-        Console.WriteLine("stopped.");
+        Console.WriteLine($"stopped. (garbage collections: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2; {GC.GetTotalAllocatedBytes() / 1024} KiB allocated in all)");
     }
 
     return 0;
