@@ -101,4 +101,25 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int pipe2(int* fds, int flags);
+
+    internal const int FUTEX_WAIT_PRIVATE = 128;
+    internal const int FUTEX_WAKE_PRIVATE = 129;
+    internal const int ETIMEDOUT = 110;
+
+    /// <summary>The futex syscall number of this architecture (x86-64 or arm64); -1 elsewhere.</summary>
+    internal static readonly long SysFutex = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => 202,
+        Architecture.Arm64 => 98,
+        _ => -1,
+    };
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long syscall(long number, int* uaddr, int op, int val, TimeSpec* timeout);
+
+    /// <summary>Sleeps while <c>*addr == expected</c>, until woken or <paramref name="timeout"/> (null: none) passes.</summary>
+    internal static long FutexWait(int* addr, int expected, TimeSpec* timeout) => syscall(SysFutex, addr, FUTEX_WAIT_PRIVATE, expected, timeout);
+
+    /// <summary>Wakes up to <paramref name="count"/> threads sleeping on <paramref name="addr"/>.</summary>
+    internal static long FutexWake(int* addr, int count) => syscall(SysFutex, addr, FUTEX_WAKE_PRIVATE, count, null);
 }
