@@ -24,7 +24,7 @@ internal sealed class Idle
     private const int UnparkShift = 16;
     private const int SearchMask = (1 << UnparkShift) - 1;
 
-    private readonly Lock _lock = new();
+    private TinyLock _lock; // a few instructions per critical section: spin, never sleep in the kernel
     private readonly int[] _sleepers; // stack of parked worker indices; guarded by _lock
     private int _sleeperCount; // guarded by _lock
     private readonly int _numWorkers;
@@ -60,7 +60,8 @@ internal sealed class Idle
             return -1;
         }
 
-        lock (_lock)
+        _lock.Enter();
+        try
         {
             if (!ShouldWake(Volatile.Read(ref _state.Value)) || _sleeperCount == 0)
             {
@@ -70,6 +71,10 @@ internal sealed class Idle
             // One more unparked, one more searching.
             Interlocked.Add(ref _state.Value, (1 << UnparkShift) | 1);
             return _sleepers[--_sleeperCount];
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 
@@ -109,19 +114,25 @@ internal sealed class Idle
     /// </summary>
     internal bool TransitionToParked(int index, bool isSearching)
     {
-        lock (_lock)
+        _lock.Enter();
+        try
         {
             int delta = -(1 << UnparkShift) - (isSearching ? 1 : 0);
             int prev = Interlocked.Add(ref _state.Value, delta) - delta;
             _sleepers[_sleeperCount++] = index;
             return isSearching && Searching(prev) == 1;
         }
+        finally
+        {
+            _lock.Exit();
+        }
     }
 
     /// <summary>True while worker <paramref name="index"/> is in the sleepers list (not yet notified).</summary>
     internal bool IsParked(int index)
     {
-        lock (_lock)
+        _lock.Enter();
+        try
         {
             for (int i = 0; i < _sleeperCount; i++)
             {
@@ -132,6 +143,10 @@ internal sealed class Idle
             }
 
             return false;
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 
@@ -139,21 +154,34 @@ internal sealed class Idle
     /// Removes worker <paramref name="index"/> from the sleepers (it woke for a reason of its own, e.g. a task
     /// in its LIFO slot or a driver event) and counts it unparked and searching. False if it was not there.
     /// </summary>
-    internal bool UnparkWorkerById(int index)
+    internal bool UnparkWorkerById(int index) => UnparkWorkerById(index, searching: true);
+
+    /// <summary>
+    /// Takes <paramref name="index"/> off the sleepers list if it is still there (true). With
+    /// <paramref name="searching"/> false, the worker comes back to run work it already holds (woken by its own
+    /// driver's events or timers), so it does not count as searching and will not wake another worker when it
+    /// finds that work (Tokio's <c>unpark_worker_by_id</c>).
+    /// </summary>
+    internal bool UnparkWorkerById(int index, bool searching)
     {
-        lock (_lock)
+        _lock.Enter();
+        try
         {
             for (int i = 0; i < _sleeperCount; i++)
             {
                 if (_sleepers[i] == index)
                 {
                     _sleepers[i] = _sleepers[--_sleeperCount];
-                    Interlocked.Add(ref _state.Value, (1 << UnparkShift) | 1);
+                    Interlocked.Add(ref _state.Value, (1 << UnparkShift) | (searching ? 1 : 0));
                     return true;
                 }
             }
 
             return false;
+        }
+        finally
+        {
+            _lock.Exit();
         }
     }
 }

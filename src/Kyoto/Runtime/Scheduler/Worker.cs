@@ -55,6 +55,9 @@ internal sealed class Worker : WorkerBase
 
     // Metrics, written by the driving thread, read racily.
     internal long ParkCount;
+
+    // True while this worker is inside Parker.Park (maybe turning the driver, whose events schedule tasks here).
+    private bool _inDriverPark;
     internal long StealCount;
     internal long PollCount;
     internal long BusyTicks;
@@ -64,7 +67,11 @@ internal sealed class Worker : WorkerBase
         if (isYield || !_lifoEnabled)
         {
             Queue.PushBack(item, Sched.Inject);
-            NotifyParkedIfOthersCanHelp();
+            if (!_inDriverPark)
+            {
+                NotifyParkedIfOthersCanHelp();
+            }
+
             return;
         }
 
@@ -73,7 +80,10 @@ internal sealed class Worker : WorkerBase
         if (previous is not null)
         {
             Queue.PushBack(previous, Sched.Inject);
-            if (Sched.Idle.MayNeedWake)
+
+            // Not while this worker is parked in its driver: its events come in batches, and one check after the
+            // park (NotifyParkedIfOthersCanHelp) replaces a wake-up per event (Tokio's schedule_local).
+            if (!_inDriverPark && Sched.Idle.MayNeedWake)
             {
                 Sched.NotifyParked();
             }
@@ -343,7 +353,9 @@ internal sealed class Worker : WorkerBase
 
         while (true)
         {
+            _inDriverPark = true;
             Parker.Park(Timeout.InfiniteTimeSpan);
+            _inDriverPark = false;
             if (Sched.IsStopped)
             {
                 // Stop wakes every worker; leaving the sleepers list keeps the accounting right.
@@ -354,18 +366,21 @@ internal sealed class Worker : WorkerBase
 
             if (Sched.Time.AnyDue())
             {
-                // Leave the idle state first, then fire: the woken tasks land here and, as this worker starts
-                // running them, it wakes another to share the load (see TimeDriver).
-                Sched.Idle.UnparkWorkerById(Index);
-                _isSearching = true;
+                // Leave the idle state first, then fire: the woken tasks land here, and if there is more than
+                // this worker will run next, it wakes another to share the load.
+                _isSearching = !Sched.Idle.UnparkWorkerById(Index, searching: false);
                 Sched.Time.FireDue();
+                NotifyParkedIfOthersCanHelp();
                 break;
             }
 
             if (_lifo is not null || !Queue.IsEmpty)
             {
-                Sched.Idle.UnparkWorkerById(Index);
-                _isSearching = true;
+                // Woken with work of its own (the driver's events): not searching, unless a notifier already
+                // counted it as searching; one wake of another worker if there is more than it will run next
+                // (Tokio's transition_from_parked and should_notify_others).
+                _isSearching = !Sched.Idle.UnparkWorkerById(Index, searching: false);
+                NotifyParkedIfOthersCanHelp();
                 break;
             }
 
