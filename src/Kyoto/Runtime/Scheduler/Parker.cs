@@ -19,9 +19,9 @@ namespace Kyoto.Scheduling;
 /// <para>On Linux (x86-64, arm64) the state word lives in native memory and a parked thread sleeps in
 /// <c>futex_wait</c> on it: a park and its unpark cost one <c>futex_wait</c> and one <c>futex_wake</c>, where
 /// the monitor's lock hand-offs cost more (the echo server's futex calls fell from 6,713 to 4,746 per 50,000
-/// requests; in an A/B of BDN runs, remote spawns to idle workers 433-529 vs 563-672 ns and socket round trips
-/// 15.9-18.1 vs 19.5-19.9 µs). The wait sleeps only while the word still says Parked, so an unpark between the
-/// state change and the syscall is not lost.</para>
+/// requests; BDN's ping-pong and remote-spawn workloads showed no difference beyond this machine's noise). The
+/// wait sleeps only while the word still says Parked, so an unpark between the state change and the syscall is
+/// not lost.</para>
 /// </remarks>
 internal sealed unsafe class Parker
 {
