@@ -82,30 +82,8 @@ public sealed class UnixDatagram : IDisposable
     /// <summary>Creates two unnamed datagram sockets connected to each other (<c>socketpair</c>).</summary>
     /// <exception cref="SocketException">The process is out of descriptors.</exception>
     /// <exception cref="InvalidOperationException">Called outside a Kyoto runtime.</exception>
-    public static (UnixDatagram First, UnixDatagram Second) CreatePair()
-    {
-        (Socket a, Socket b) = UnixSockets.Pair(Native.Libc.SOCK_DGRAM);
-        UnixDatagram first;
-        try
-        {
-            first = Wrap(a, null);
-        }
-        catch
-        {
-            b.Dispose();
-            throw;
-        }
-
-        try
-        {
-            return (first, Wrap(b, first._io.Reactor));
-        }
-        catch
-        {
-            first.Dispose();
-            throw;
-        }
-    }
+    public static (UnixDatagram First, UnixDatagram Second) CreatePair() =>
+        UnixSockets.WrappedPair(Native.Libc.SOCK_DGRAM, Wrap, static s => s._io.Reactor);
 
     /// <summary>Sets the default destination (<see cref="SendAsync"/>) and receives only from it. Completes at once.</summary>
     /// <exception cref="SocketException">Nobody is bound at <paramref name="path"/>.</exception>

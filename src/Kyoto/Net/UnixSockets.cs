@@ -16,6 +16,36 @@ internal static class UnixSockets
 
     /// <summary>A connected pair of non-blocking, close-on-exec Unix sockets of <paramref name="type"/>.</summary>
     /// <exception cref="SocketException">socketpair failed (for example the descriptor limit was reached).</exception>
+    /// <summary>
+    /// A connected pair of <paramref name="type"/> wrapped by <paramref name="wrap"/> (the second joins the first's
+    /// reactor, <paramref name="reactorOf"/>); nothing is left open if a wrap fails.
+    /// </summary>
+    internal static (T First, T Second) WrappedPair<T>(int type, Func<Socket, Reactor.IoReactor?, T> wrap, Func<T, Reactor.IoReactor> reactorOf)
+        where T : IDisposable
+    {
+        (Socket a, Socket b) = Pair(type);
+        T first;
+        try
+        {
+            first = wrap(a, null);
+        }
+        catch
+        {
+            b.Dispose();
+            throw;
+        }
+
+        try
+        {
+            return (first, wrap(b, reactorOf(first)));
+        }
+        catch
+        {
+            first.Dispose();
+            throw;
+        }
+    }
+
     internal static unsafe (Socket A, Socket B) Pair(int type)
     {
         int* sv = stackalloc int[2];

@@ -101,30 +101,8 @@ public sealed class UnixStream : IAsyncDuplex, IDisposable
     /// <summary>Creates two streams connected to each other (<c>socketpair</c>), both on the current runtime.</summary>
     /// <exception cref="SocketException">The process is out of descriptors.</exception>
     /// <exception cref="InvalidOperationException">Called outside a Kyoto runtime.</exception>
-    public static (UnixStream First, UnixStream Second) CreatePair()
-    {
-        (Socket a, Socket b) = UnixSockets.Pair(Native.Libc.SOCK_STREAM);
-        UnixStream first;
-        try
-        {
-            first = FromConnected(a, null);
-        }
-        catch
-        {
-            b.Dispose();
-            throw;
-        }
-
-        try
-        {
-            return (first, FromConnected(b, first._io.Reactor));
-        }
-        catch
-        {
-            first.Dispose();
-            throw;
-        }
-    }
+    public static (UnixStream First, UnixStream Second) CreatePair() =>
+        UnixSockets.WrappedPair(Native.Libc.SOCK_STREAM, FromConnected, static s => s._io.Reactor);
 
     /// <summary>The path this end is bound to: null if unnamed (a connecting client, or one end of a pair).</summary>
     /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
