@@ -217,6 +217,6 @@ public sealed class DescriptorLeakTests
 
             return (open, CountOpenDescriptors());
         });
-        Assert.Equal(before, after);
+        Descriptors.AssertNoLeak(before, after);
     }
 }

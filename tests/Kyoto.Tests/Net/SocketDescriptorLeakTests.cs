@@ -83,7 +83,7 @@ public sealed class SocketDescriptorLeakTests
 
                 return (open, CountOpenDescriptors());
             });
-            Assert.Equal(before, after);
+            Descriptors.AssertNoLeak(before, after);
         }
         finally
         {
