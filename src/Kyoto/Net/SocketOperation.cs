@@ -77,7 +77,20 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
             }
         }
 
-        if (!Run(deferred ? null : observed, out int n, out Exception? error))
+        bool completed;
+        int n;
+        Exception? error;
+        try
+        {
+            completed = Run(deferred ? null : observed, out n, out error);
+        }
+        catch (Exception e)
+        {
+            // For example another task's readiness wait holds this direction (ScheduledIo.TryArm refuses).
+            (completed, n, error) = (true, 0, e);
+        }
+
+        if (!completed)
         {
             return AsValueTask();
         }

@@ -436,4 +436,31 @@ public abstract class TcpStreamFeatureTests : RuntimeTestBase
             await Assert.ThrowsAsync<SocketException>(async () => await TcpStream.ConnectAsync("no-such-host.invalid", 80));
         });
     }
+
+    [Fact]
+    public void ReadWhileAnotherTaskWaitsForReadability_IsRefused_AndTheStreamStaysUsable()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            var (client, server) = await PairAsync();
+            using (client)
+            using (server)
+            {
+                using var cts = new CancellationTokenSource();
+                ValueTask readable = server.ReadableAsync(cts.Token);
+                await Assert.ThrowsAsync<InvalidOperationException>(async () => await server.ReadAsync(new byte[8]));
+                cts.Cancel();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await readable);
+
+                // The refused read left nothing behind: a read that has to wait can still park.
+                var buffer = new byte[8];
+                ValueTask<int> read = server.ReadAsync(buffer);
+                Assert.False(read.IsCompleted);
+                await client.WriteAllAsync("x"u8.ToArray());
+                Assert.Equal(1, await read);
+                Assert.Equal((byte)'x', buffer[0]);
+            }
+        });
+    }
 }
