@@ -121,47 +121,10 @@ public sealed class AsyncFd : IDisposable
     /// <exception cref="InvalidOperationException">Another task already waits for the same direction.</exception>
     public async ValueTask<AsyncFdReadyGuard> ReadyAsync(Interest interest, CancellationToken cancellationToken = default)
     {
-        int mask = MaskOf(interest);
+        int mask = Readiness.MaskOf(interest);
         ThrowIfDisposed();
-        long state;
-        if (interest != Interest.ReadWrite)
-        {
-            state = await _io.ReadyAsync(mask, cancellationToken).ConfigureAwait(true);
-            return new AsyncFdReadyGuard(this, state, mask);
-        }
-
-        state = _io.State;
-        ObjectDisposedException.ThrowIf(ScheduledIo.IsShutdown(state), this);
-        if ((ScheduledIo.ReadyBits(state) & mask) != 0)
-        {
-            return new AsyncFdReadyGuard(this, state, mask);
-        }
-
-        // Both directions: wait on each and stop the other when one fires (rare; allocates).
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task<long> read = _io.ReadyAsync(Readiness.ReadInterest, either.Token).AsTask();
-        Task<long> write;
-        try
-        {
-            write = _io.ReadyAsync(Readiness.WriteInterest, either.Token).AsTask();
-        }
-        catch
-        {
-            await either.CancelAsync().ConfigureAwait(true);
-            await Task.WhenAny(read).ConfigureAwait(true);
-            throw;
-        }
-
-        Task<long> first = await Task.WhenAny(read, write).ConfigureAwait(true);
-        await either.CancelAsync().ConfigureAwait(true);
-        await Task.WhenAny(Task.WhenAll(read, write)).ConfigureAwait(true); // both waiter slots are free again
-        if (first.IsCompletedSuccessfully)
-        {
-            return new AsyncFdReadyGuard(this, _io.State, mask);
-        }
-
-        Task<long> other = first == read ? write : read;
-        return other.IsCompletedSuccessfully ? new AsyncFdReadyGuard(this, _io.State, mask) : new AsyncFdReadyGuard(this, await first.ConfigureAwait(true), mask);
+        long state = await _io.ReadyAnyAsync(mask, cancellationToken).ConfigureAwait(true);
+        return new AsyncFdReadyGuard(this, state, mask);
     }
 
     /// <summary>
@@ -191,14 +154,6 @@ public sealed class AsyncFd : IDisposable
         ThrowIfDisposed();
         _io.ClearReadiness(observed, bits);
     }
-
-    private static int MaskOf(Interest interest) => interest switch
-    {
-        Interest.Readable => Readiness.ReadInterest,
-        Interest.Writable => Readiness.WriteInterest,
-        Interest.ReadWrite => Readiness.ReadInterest | Readiness.WriteInterest,
-        _ => throw new ArgumentOutOfRangeException(nameof(interest), interest, "Readable, Writable or ReadWrite."),
-    };
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(!IsRegistered, this);
 

@@ -1,7 +1,7 @@
-// A non-blocking .NET Socket registered with the runtime's reactor: the readiness loops of Kyoto's socket types
-// (try the call first; on EAGAIN clear the readiness observed before it, ScheduledIo invariant 1, and wait for
-// the next edge). The Socket only ever runs its synchronous, non-blocking calls, so .NET's own socket engine
-// never registers it: Kyoto's reactor is the only one watching the descriptor. Awaits inside Kyoto's own code use
+// A non-blocking .NET Socket registered with the runtime's reactor, and the calls of Kyoto's socket types on it:
+// reads and writes (a fast path here, the wait in the direction's SocketOperation), try-calls, accept, readiness
+// waits. The Socket only ever runs its synchronous, non-blocking calls, so .NET's own socket engine never
+// registers it: Kyoto's reactor is the only one watching the descriptor. Awaits inside Kyoto's own code use
 // ConfigureAwait(true): an async method's ValueTask awaited with ConfigureAwait(false) would resume off the runtime.
 //
 // Invariants:
@@ -9,6 +9,11 @@
 //     ObjectDisposedException) before the socket is closed, so no event for a reused descriptor number reaches it.
 //  2. One reader and one writer at a time (ScheduledIo invariant 2), which is what a stream's read and write
 //     halves need.
+//  3. A read or write is tried at once only when the readiness of its direction is set (an event-driven retry
+//     always tries); a call that got EAGAIN, or a short read
+//     or write of a stream socket (the kernel's buffer drained or filled), clears the readiness it observed
+//     before the call, and only if no newer edge came (ScheduledIo invariant 1). So the next call waits for an
+//     edge instead of making a syscall that would fail, and an edge that arrives meanwhile is never lost.
 using System.Net.Sockets;
 using Kyoto.Reactor;
 using Kyoto.Scheduling;
@@ -25,7 +30,7 @@ internal sealed class SocketIo : IDisposable
 
     /// <summary>Registers <paramref name="socket"/> with the current runtime's reactor.</summary>
     internal SocketIo(Socket socket)
-        : this(socket, CurrentReactor())
+        : this(socket, IoReactor.OfCurrentRuntime())
     {
     }
 
@@ -41,8 +46,6 @@ internal sealed class SocketIo : IDisposable
     }
 
     internal IoReactor Reactor => _io.Reactor;
-
-    private static IoReactor CurrentReactor() => IoReactor.OfCurrentRuntime();
 
     internal Socket Socket { get; }
 
@@ -120,13 +123,12 @@ internal sealed class SocketIo : IDisposable
     /// <summary>Sends all of <paramref name="buffer"/>; a failure reports how much went out (<see cref="PartialWriteException"/>).</summary>
     internal ValueTask SendAllAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
+        // Completed at once (sent, or failed: the ValueTask wraps the result or the exception, no source), or
+        // parked on the direction's operation, whose current await this same version is.
         ValueTask<int> send = Send(buffer, sendAll: true, cancellationToken);
-        if (send.IsCompletedSuccessfully)
-        {
-            return ValueTask.CompletedTask;
-        }
-
-        return send.IsCompleted ? ValueTask.FromException(send.AsTask().Exception!.InnerException!) : _send.AsValueTaskVoid();
+        return send.IsCompletedSuccessfully ? ValueTask.CompletedTask
+            : send.IsCompleted ? new ValueTask(send.AsTask()) // failed: the task carries the exception
+            : _send.AsValueTaskVoid();
     }
 
     private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, CancellationToken cancellationToken)
@@ -250,10 +252,6 @@ internal sealed class SocketIo : IDisposable
     /// <summary>Waits until the socket is writable (a non-blocking connect finishing).</summary>
     internal ValueTask<long> WritableAsync(CancellationToken cancellationToken) => _io.ReadyAsync(Readiness.WriteInterest, cancellationToken);
 
-    /// <summary>After an accept returned EAGAIN: waits until the listener is readable again.</summary>
-    internal ValueTask<long> WaitReadableAfterWouldBlock(long observed, CancellationToken cancellationToken) =>
-        _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken);
-
     /// <summary>
     /// The step of a custom readiness loop after a socket call returned EAGAIN: clears the readiness observed
     /// (<see cref="State"/> read before the call) and waits for the next edge in <paramref name="interest"/>
@@ -262,42 +260,39 @@ internal sealed class SocketIo : IDisposable
     internal ValueTask<long> WaitAfterWouldBlockAsync(long observed, int interest, CancellationToken cancellationToken) =>
         _io.WaitAfterWouldBlockAsync(observed, interest, cancellationToken);
 
-    /// <summary>Waits until any bit of <paramref name="interest"/> is set (at once if it already is).</summary>
-    internal ValueTask<long> ReadyAsync(int interest, CancellationToken cancellationToken) => _io.ReadyAsync(interest, cancellationToken);
 
     internal long State => _io.State;
 
     /// <summary>Waits until the socket is ready for <paramref name="interest"/>: the readiness seen.</summary>
     internal async ValueTask<Kyoto.IO.Ready> ReadyAsync(Kyoto.IO.Interest interest, CancellationToken cancellationToken)
     {
-        int bits = interest switch
-        {
-            Kyoto.IO.Interest.Readable => Readiness.ReadInterest,
-            Kyoto.IO.Interest.Writable => Readiness.WriteInterest,
-            Kyoto.IO.Interest.ReadWrite => Readiness.ReadInterest | Readiness.WriteInterest,
-            _ => throw new ArgumentOutOfRangeException(nameof(interest), interest, "Readable, Writable or ReadWrite."),
-        };
+        int mask = Readiness.MaskOf(interest);
         ThrowIfDisposed();
-        long state = _io.State;
-        if ((ScheduledIo.ReadyBits(state) & bits) == 0)
-        {
-            if (interest != Kyoto.IO.Interest.ReadWrite)
-            {
-                state = await _io.ReadyAsync(bits, cancellationToken).ConfigureAwait(true);
-            }
-            else
-            {
-                // Either direction: race both waits; Select cancels the slower one and waits for it to leave.
-                await Kyoto.Sync.Select.AnyAsync(
-                    ct => _io.ReadyAsync(Readiness.ReadInterest, ct),
-                    ct => _io.ReadyAsync(Readiness.WriteInterest, ct),
-                    Kyoto.Sync.SelectOrder.Biased,
-                    cancellationToken).ConfigureAwait(true);
-                state = _io.State;
-            }
-        }
-
+        long state = await _io.ReadyAnyAsync(mask, cancellationToken).ConfigureAwait(true);
         return (Kyoto.IO.Ready)(ScheduledIo.ReadyBits(state) & 0x1F);
+    }
+
+    /// <summary>
+    /// Accepts the next connection of a listening socket (TCP or Unix): the accept loop of both acceptors.
+    /// <paramref name="owner"/> names the object in <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    internal async ValueTask<Socket> AcceptAsync(object owner, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, owner);
+            long observed = _io.State;
+            try
+            {
+                return Socket.Accept();
+            }
+            catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
+            {
+                // .NET reports EAGAIN from accept by throwing: at most once per drained edge.
+            }
+
+            await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+        }
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, Socket);

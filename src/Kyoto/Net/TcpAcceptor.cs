@@ -81,23 +81,8 @@ public sealed class TcpAcceptor : IDisposable
     /// <exception cref="ObjectDisposedException">The acceptor was disposed.</exception>
     public async ValueTask<TcpStream> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        while (true)
-        {
-            ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
-            long observed = _io.State;
-            Socket accepted;
-            try
-            {
-                accepted = _io.Socket.Accept();
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
-            {
-                await _io.WaitReadableAfterWouldBlock(observed, cancellationToken).ConfigureAwait(true);
-                continue;
-            }
-
-            return TcpStream.FromAccepted(accepted, _io.Reactor);
-        }
+        Socket accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
+        return TcpStream.FromAccepted(accepted, _io.Reactor);
     }
 
     /// <summary>Stops listening; a pending accept fails with <see cref="ObjectDisposedException"/>.</summary>

@@ -66,23 +66,8 @@ public sealed class UnixListener : IDisposable
     /// <exception cref="ObjectDisposedException">The listener was disposed.</exception>
     public async ValueTask<UnixStream> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        while (true)
-        {
-            ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
-            long observed = _io.State;
-            Socket accepted;
-            try
-            {
-                accepted = _io.Socket.Accept();
-            }
-            catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
-            {
-                await _io.WaitAfterWouldBlockAsync(observed, Reactor.Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
-                continue;
-            }
-
-            return UnixStream.FromConnected(accepted, _io.Reactor);
-        }
+        Socket accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
+        return UnixStream.FromConnected(accepted, _io.Reactor);
     }
 
     /// <summary>Stops listening and deletes the socket file; a pending accept fails with <see cref="ObjectDisposedException"/>.</summary>

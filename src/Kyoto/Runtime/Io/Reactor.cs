@@ -293,4 +293,14 @@ internal static class Readiness
 
     /// <summary>The bits that wake a writer.</summary>
     internal const int WriteInterest = Writable | WriteClosed | Error;
+
+    /// <summary>The bits of a public <see cref="Kyoto.IO.Interest"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not Readable, Writable or ReadWrite.</exception>
+    internal static int MaskOf(Kyoto.IO.Interest interest) => interest switch
+    {
+        Kyoto.IO.Interest.Readable => ReadInterest,
+        Kyoto.IO.Interest.Writable => WriteInterest,
+        Kyoto.IO.Interest.ReadWrite => ReadInterest | WriteInterest,
+        _ => throw new ArgumentOutOfRangeException(nameof(interest), interest, "Readable, Writable or ReadWrite."),
+    };
 }

@@ -226,6 +226,31 @@ internal sealed class ScheduledIo
         }
     }
 
+    /// <summary>
+    /// Like <see cref="ReadyAsync"/>, and <paramref name="mask"/> may hold both directions: then it races a wait
+    /// in each (rare; the race allocates) and returns the state once either fires, the other wait withdrawn.
+    /// </summary>
+    internal ValueTask<long> ReadyAnyAsync(int mask, CancellationToken cancellationToken) =>
+        mask == (Readiness.ReadInterest | Readiness.WriteInterest) ? ReadyEitherAsync(cancellationToken) : ReadyAsync(mask, cancellationToken);
+
+    private async ValueTask<long> ReadyEitherAsync(CancellationToken cancellationToken)
+    {
+        long state = State;
+        ObjectDisposedException.ThrowIf(IsShutdown(state), this);
+        if ((ReadyBits(state) & (Readiness.ReadInterest | Readiness.WriteInterest)) != 0)
+        {
+            return state;
+        }
+
+        // Select cancels the slower wait and waits for it to leave its slot before returning.
+        await Kyoto.Sync.Select.AnyAsync(
+            ct => ReadyAsync(Readiness.ReadInterest, ct),
+            ct => ReadyAsync(Readiness.WriteInterest, ct),
+            Kyoto.Sync.SelectOrder.Biased,
+            cancellationToken).ConfigureAwait(true);
+        return State;
+    }
+
     private bool IsArmed(IReadinessListener listener, int interest)
     {
         _lock.Enter();

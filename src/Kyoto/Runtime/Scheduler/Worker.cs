@@ -14,6 +14,11 @@ namespace Kyoto.Scheduling;
 /// <c>GlobalQueueInterval</c> ticks, for fairness), else steal, else park. After running a task, run
 /// what it put in the LIFO slot, at most <see cref="MaxLifoPolls"/> times, so two tasks waking each
 /// other cannot starve the queue.</para>
+/// <para>Wake-ups (Tokio's): work this worker queues wakes a parked sibling only if it holds more than it will run
+/// next, and never while it is parked itself (its driver's events come in batches: one check after the park).
+/// Woken with work of its own (events, timers), it comes back not searching; only a worker woken by another
+/// searches, and the last searcher to find work wakes the next one. No lost wake-up: a parking worker that was
+/// the last searcher re-checks every queue after registering as parked.</para>
 /// </remarks>
 internal sealed class Worker : WorkerBase
 {
