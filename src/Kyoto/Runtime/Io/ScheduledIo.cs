@@ -267,6 +267,11 @@ internal sealed class ScheduledIo
     /// (re-checked under the lock) that readiness is already set, the registration ended, or
     /// <paramref name="cancellationToken"/> is cancelled; the result says which.
     /// </summary>
+    /// <remarks>
+    /// Arming a listener that is already armed here leaves it armed once (idempotent). A socket operation was once
+    /// seen, under a full test suite's load, to find its direction's slot taken when it armed (issue 5's note);
+    /// if the holder was the operation itself, this keeps the await correct.
+    /// </remarks>
     /// <exception cref="InvalidOperationException">Another listener is armed in this direction.</exception>
     internal ArmResult TryArm(int interest, IReadinessListener listener, CancellationToken cancellationToken)
     {
@@ -280,7 +285,7 @@ internal sealed class ScheduledIo
         if (result == ArmResult.Armed)
         {
             ref IReadinessListener? slot = ref read ? ref _readListener : ref _writeListener;
-            if (slot is not null)
+            if (slot is not null && !ReferenceEquals(slot, listener))
             {
                 _lock.Exit();
                 throw BusyError(interest);
