@@ -32,6 +32,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private readonly int _interest;
     private readonly bool _send;
     private readonly DeferredStart _deferred;
+    private readonly uint _generation; // the registration this operation's socket owns (ScheduledIo slots are reused)
     private Memory<byte> _buffer;
     private SocketFlags _flags;
     private CancellationToken _token;
@@ -46,6 +47,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         _send = send;
         _interest = send ? Readiness.WriteInterest : Readiness.ReadInterest;
         _deferred = new DeferredStart(this);
+        _generation = io.Generation;
     }
 
     /// <summary>
@@ -176,7 +178,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
 
             wouldBlock = false;
             _io.ClearReadiness(observed, (_send ? Readiness.Writable : Readiness.Readable) | Readiness.Error);
-            switch (_io.TryArm(_interest, this, _token))
+            switch (_io.TryArm(_interest, this, _token, _generation))
             {
                 case ArmResult.Armed:
                     return false;

@@ -47,6 +47,9 @@ internal sealed class ScheduledIo
     /// <summary>The epoll data of the current registration: generation and slab index.</summary>
     internal ulong Token => ((ulong)Volatile.Read(ref _generation) << 32) | (uint)Index;
 
+    /// <summary>The generation of the current registration (changes when the slot is retired and reused).</summary>
+    internal uint Generation => Volatile.Read(ref _generation);
+
     internal long State => Volatile.Read(ref _state);
 
     internal static int ReadyBits(long state) => (int)(state & ReadyMask);
@@ -271,14 +274,17 @@ internal sealed class ScheduledIo
     /// Arming a listener that is already armed here leaves it armed once (idempotent). A socket operation was once
     /// seen, under a full test suite's load, to find its direction's slot taken when it armed (issue 5's note);
     /// if the holder was the operation itself, this keeps the await correct.
+    /// <c>generation</c> is the registration the listener belongs to (<see cref="Generation"/> when it was
+    /// created), or null for a listener owned by this object (its readiness waits).
     /// </remarks>
     /// <exception cref="InvalidOperationException">Another listener is armed in this direction.</exception>
-    internal ArmResult TryArm(int interest, IReadinessListener listener, CancellationToken cancellationToken)
+    internal ArmResult TryArm(int interest, IReadinessListener listener, CancellationToken cancellationToken, uint? generation = null)
     {
         bool read = interest == Readiness.ReadInterest;
         _lock.Enter();
         long state = State;
-        ArmResult result = IsShutdown(state) ? ArmResult.Shutdown
+        // A listener of an earlier registration (its socket disposed, this slot since reused) never arms here.
+        ArmResult result = IsShutdown(state) || (generation is { } g && g != Generation) ? ArmResult.Shutdown
             : (ReadyBits(state) & interest) != 0 ? ArmResult.Ready
             : cancellationToken.IsCancellationRequested ? ArmResult.Cancelled
             : ArmResult.Armed;
