@@ -191,6 +191,20 @@ public abstract class SignalReceiverTests : RuntimeTestBase
     }
 
     [Fact]
+    public void Recv_SecondConcurrentWait_ThrowsInvalidOperation()
+    {
+        using Runtime rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using SignalReceiver rx = Signals.Listen(SignalKind.UserDefined2);
+            ValueTask<bool> first = rx.RecvAsync();
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await rx.RecvAsync());
+            SignalSender.Raise(SignalKind.UserDefined2);
+            Assert.True(await first);
+        });
+    }
+
+    [Fact]
     public void Recv_AlreadyCancelledToken_ThrowsEvenWithADelivery()
     {
         using Runtime rt = NewRuntime();
