@@ -21,7 +21,9 @@ namespace MiniRedis.Client;
 /// reconnects (with backoff) after a connection breaks, for example when the server restarts.
 /// </summary>
 /// <remarks>
-/// Connections are opened lazily by the first calls. Calls in flight on a connection that breaks fail with
+/// Connections are opened lazily by the first calls. Calls that are in flight at the same time may go to different
+/// connections and so run in any order; a caller that needs its commands to run in order awaits each before
+/// sending the next, or pipelines on one connection from <see cref="GetConnectionAsync"/>. Calls in flight on a connection that breaks fail with
 /// <see cref="RedisConnectionException"/>; the next call on that slot reconnects. Must be used on a Kyoto runtime.
 /// </remarks>
 /// <example>
