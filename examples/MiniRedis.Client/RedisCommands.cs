@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MiniRedis.Client.Protocol;
 
 namespace MiniRedis.Client;
@@ -20,16 +21,19 @@ public static class RedisCommands
     /// <summary><c>PING</c>: returns the server's answer (<c>PONG</c>).</summary>
     /// <exception cref="RedisConnectionException">The connection is broken.</exception>
     /// <exception cref="RedisTimeoutException">No reply in time.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<string> PingAsync(this IRedisExecutor redis, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "PING").ConfigureAwait(true)).AsString() ?? "";
 
     /// <summary><c>GET key</c> as UTF-8 text; null when the key does not exist.</summary>
     /// <exception cref="RedisServerException">The key holds a non-string value (WRONGTYPE).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<string?> GetAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "GET", key).ConfigureAwait(true)).AsString();
 
     /// <summary><c>GET key</c> as bytes; null when the key does not exist.</summary>
     /// <exception cref="RedisServerException">The key holds a non-string value (WRONGTYPE).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<byte[]?> GetBytesAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "GET", key).ConfigureAwait(true)).ToByteArray();
 
@@ -44,6 +48,7 @@ public static class RedisCommands
     /// <param name="condition">When to write. Defaults to <see cref="SetCondition.Always"/>.</param>
     /// <param name="cancellationToken">Stops waiting for the reply.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="expiry"/> is not positive.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<bool> SetAsync(this IRedisExecutor redis, string key, RedisArgument value, TimeSpan? expiry = null,
         SetCondition condition = SetCondition.Always, CancellationToken cancellationToken = default)
     {
@@ -70,33 +75,40 @@ public static class RedisCommands
     }
 
     /// <summary><c>DEL key</c>: true if the key existed.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<bool> DelAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "DEL", key).ConfigureAwait(true)).AsInteger() == 1;
 
     /// <summary><c>DEL key [key ...]</c>: how many of the keys existed.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<long> DelAsync(this IRedisExecutor redis, IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
         => (await redis.ExecuteAsync(WithKeys("DEL", keys), null, cancellationToken).ConfigureAwait(true)).AsInteger();
 
     /// <summary><c>EXISTS key</c>: true if the key exists.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<bool> ExistsAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "EXISTS", key).ConfigureAwait(true)).AsInteger() == 1;
 
     /// <summary><c>EXISTS key [key ...]</c>: how many of the keys exist (a key named twice counts twice).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<long> ExistsAsync(this IRedisExecutor redis, IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
         => (await redis.ExecuteAsync(WithKeys("EXISTS", keys), null, cancellationToken).ConfigureAwait(true)).AsInteger();
 
     /// <summary><c>INCR key</c>: the value after the increment (a missing key counts as 0).</summary>
     /// <exception cref="RedisServerException">The value is not an integer.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<long> IncrAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "INCR", key).ConfigureAwait(true)).AsInteger();
 
     /// <summary><c>INCRBY key increment</c>: the value after the increment.</summary>
     /// <exception cref="RedisServerException">The value is not an integer, or the result overflows.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<long> IncrByAsync(this IRedisExecutor redis, string key, long increment, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "INCRBY", key, increment).ConfigureAwait(true)).AsInteger();
 
     /// <summary><c>PEXPIRE key ms</c>: true if the key exists and the time to live was set.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="expiry"/> is negative.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<bool> ExpireAsync(this IRedisExecutor redis, string key, TimeSpan expiry, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(expiry, TimeSpan.Zero);
@@ -107,6 +119,7 @@ public static class RedisCommands
     /// <c>TTL key</c>: the remaining time to live in whole seconds; -1 when the key has no expiry, -2 when it does
     /// not exist (Redis's own convention).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<long> TtlAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "TTL", key).ConfigureAwait(true)).AsInteger();
 
@@ -127,14 +140,17 @@ public static class RedisCommands
         => IntegerAsync(redis, WithValues("RPUSH", key, values), cancellationToken);
 
     /// <summary><c>LPOP key</c>: the head element as text; null when the list is empty or missing.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<string?> LPopAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "LPOP", key).ConfigureAwait(true)).AsString();
 
     /// <summary><c>RPOP key</c>: the tail element as text; null when the list is empty or missing.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<string?> RPopAsync(this IRedisExecutor redis, string key, CancellationToken cancellationToken = default)
         => (await Run(redis, cancellationToken, "RPOP", key).ConfigureAwait(true)).AsString();
 
     /// <summary><c>LRANGE key start stop</c> (inclusive; negative indexes count from the tail) as text.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<string[]> LRangeAsync(this IRedisExecutor redis, string key, long start = 0, long stop = -1, CancellationToken cancellationToken = default)
     {
         RespValue reply = await Run(redis, cancellationToken, "LRANGE", key, start, stop).ConfigureAwait(true);
@@ -153,6 +169,7 @@ public static class RedisCommands
         => IntegerAsync(redis, cancellationToken, "PUBLISH", channel, message);
 
     /// <summary><c>MGET key [key ...]</c>: the values as text, null for each missing key (or non-string value).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<string?[]> MGetAsync(this IRedisExecutor redis, IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
     {
         RespValue reply = await redis.ExecuteAsync(WithKeys("MGET", keys), null, cancellationToken).ConfigureAwait(true);
@@ -193,9 +210,11 @@ public static class RedisCommands
         return redis.ExecuteAsync(parts, null, cancellationToken);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<long> IntegerAsync(IRedisExecutor redis, CancellationToken cancellationToken, params RedisArgument[] parts)
         => (await Run(redis, cancellationToken, parts).ConfigureAwait(true)).AsInteger();
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<long> IntegerAsync(IRedisExecutor redis, RedisArgument[] parts, CancellationToken cancellationToken)
         => (await redis.ExecuteAsync(parts, null, cancellationToken).ConfigureAwait(true)).AsInteger();
 

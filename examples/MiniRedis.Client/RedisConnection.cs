@@ -23,6 +23,7 @@
 //
 // Threads: _pending and _failure only under _lock (writer, reader, Fail from any thread). _requests (FramedWrite)
 // only on the writer task; _replies (FramedRead) only on the reader task.
+using System.Runtime.CompilerServices;
 using Kyoto.Codec;
 using Kyoto.Net;
 using Kyoto.Sync;
@@ -167,8 +168,10 @@ public sealed class RedisConnection : IRedisExecutor, IAsyncDisposable, IDisposa
         return ExecuteWithTimeoutAsync(command, bound, cancellationToken);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RespValue> AwaitReplyAsync(ValueTask<RespValue> reply) => ThrowIfError(await reply.ConfigureAwait(true));
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RespValue> ExecuteWithTimeoutAsync(RedisCommand command, TimeSpan timeout, CancellationToken cancellationToken)
     {
         RespValue reply;
