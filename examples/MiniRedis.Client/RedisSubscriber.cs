@@ -283,6 +283,7 @@ public sealed class RedisSubscriber : IAsyncDisposable
                 _writer = writer;
                 Volatile.Write(ref _stream, stream);
                 Interlocked.Increment(ref _connects);
+                CompleteStaleUnsubscribes();
             }
 
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(true))
@@ -307,6 +308,28 @@ public sealed class RedisSubscriber : IAsyncDisposable
             }
 
             stream.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// An unsubscribe that was waiting when the connection broke is done: a new connection starts with only the
+    /// wanted subscriptions, and the server will never confirm the old request. Called under the write gate.
+    /// </summary>
+    private void CompleteStaleUnsubscribes()
+    {
+        var done = new List<TaskCompletionSource>();
+        lock (_lock)
+        {
+            foreach (var key in _confirmations.Keys.Where(k => k.Kind is "unsubscribe" or "punsubscribe").ToArray())
+            {
+                done.AddRange(_confirmations[key]);
+                _confirmations.Remove(key);
+            }
+        }
+
+        foreach (TaskCompletionSource waiter in done)
+        {
+            waiter.TrySetResult(); // after the lock is released
         }
     }
 
