@@ -152,4 +152,27 @@ public sealed class ReconnectTests(RedisServerFixture server) : IClassFixture<Re
         Assert.Equal($"{channel}.*", matched.Pattern);
         Assert.Equal(channel + ".z", matched.Channel);
     });
+
+    [Fact]
+    public void Subscriber_UnsubscribeWhileDisconnected_IsNotRestored() => Bounded.OnRuntime(async () =>
+    {
+        RedisClientOptions options = server.Options(o =>
+        {
+            o.ReconnectMinBackoff = TimeSpan.FromMilliseconds(10);
+            o.ReconnectMaxBackoff = TimeSpan.FromMilliseconds(100);
+            o.CommandTimeout = TimeSpan.FromSeconds(20);
+        });
+        await using RedisSubscriber sub = await RedisSubscriber.ConnectAsync(options);
+        string gone = $"gone:{Guid.NewGuid():N}", kept = $"kept:{Guid.NewGuid():N}";
+        await sub.SubscribeAsync([gone, kept]);
+        await Task.Run(server.Kill);
+        await Bounded.UntilAsync(() => Task.FromResult(!sub.IsConnected), "the subscriber to notice the server is gone");
+        ValueTask unsubscribe = sub.UnsubscribeAsync([gone]);
+        await Task.Run(server.Start);
+        await unsubscribe; // completed by the reconnect, which subscribes to `kept` only
+        await using RedisConnection redis = await RedisConnection.ConnectAsync(options);
+        await Bounded.UntilAsync(async () => await redis.PublishAsync(kept, "k") == 1, "the subscriber to resubscribe");
+        Assert.Equal(0, await redis.PublishAsync(gone, "g"));
+        Assert.Equal(kept, (await sub.ReceiveAsync()).Channel);
+    });
 }
