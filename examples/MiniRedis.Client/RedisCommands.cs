@@ -6,8 +6,9 @@ namespace MiniRedis.Client;
 /// <summary>
 /// Typed helpers over <see cref="IRedisExecutor.ExecuteAsync"/> for common commands, usable on a
 /// <see cref="RedisConnection"/> or a <see cref="RedisPool"/>. Each waits at most
-/// <see cref="RedisClientOptions.CommandTimeout"/> and takes a <see cref="CancellationToken"/>; the cancel safety of
-/// <see cref="IRedisExecutor.ExecuteAsync"/> applies to all of them.
+/// <see cref="RedisClientOptions.CommandTimeout"/> (or the bound given to <see cref="WithTimeout"/>) and takes a
+/// <see cref="CancellationToken"/>; the cancel safety of <see cref="IRedisExecutor.ExecuteAsync"/> applies to all of
+/// them.
 /// </summary>
 /// <example>
 /// <code>
@@ -18,6 +19,25 @@ namespace MiniRedis.Client;
 /// </example>
 public static class RedisCommands
 {
+    /// <summary>
+    /// A view of <paramref name="redis"/> whose commands wait at most <paramref name="timeout"/> for their reply
+    /// (instead of <see cref="RedisClientOptions.CommandTimeout"/>): the per-call timeout of the typed helpers,
+    /// as in <c>await redis.WithTimeout(TimeSpan.FromMilliseconds(200)).GetAsync("k")</c>.
+    /// </summary>
+    /// <param name="redis">The connection or pool.</param>
+    /// <param name="timeout">The bound; <see cref="Timeout.InfiniteTimeSpan"/> for none.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not infinite.</exception>
+    public static IRedisExecutor WithTimeout(this IRedisExecutor redis, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be positive or infinite.");
+        }
+
+        return new Internal.TimeoutExecutor(redis, timeout);
+    }
+
     /// <summary><c>PING</c>: returns the server's answer (<c>PONG</c>).</summary>
     /// <exception cref="RedisConnectionException">The connection is broken.</exception>
     /// <exception cref="RedisTimeoutException">No reply in time.</exception>

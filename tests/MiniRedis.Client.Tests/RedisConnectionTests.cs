@@ -312,4 +312,44 @@ public sealed class RedisConnectionTests(RedisServerFixture server) : IClassFixt
         await Assert.ThrowsAsync<RedisConnectionException>(async () =>
             await RedisConnection.ConnectAsync(new RedisClientOptions { Port = port }));
     });
+
+    [Fact]
+    public void WithTimeout_AppliesAPerCallTimeoutToTypedHelpers() => Run(async redis =>
+    {
+        string list = Key("wt");
+        await Assert.ThrowsAsync<RedisTimeoutException>(async () =>
+            await redis.ExecuteAsync(new RedisCommand("BLPOP", list, 1), TimeSpan.FromMilliseconds(50)));
+        // GET waits behind BLPOP's remaining second: 100 ms is too short, 10 s is plenty.
+        var e = await Assert.ThrowsAsync<RedisTimeoutException>(async () => await redis.WithTimeout(TimeSpan.FromMilliseconds(100)).GetAsync(list));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), e.Timeout);
+        Assert.Null(await redis.WithTimeout(TimeSpan.FromSeconds(10)).GetAsync(list));
+    }, o => o.CommandTimeout = TimeSpan.FromMilliseconds(50));
+
+    [Fact]
+    public void LargeBulkStrings_RoundTripThroughGrowingBuffers() => Run(async redis =>
+    {
+        string key = Key("big");
+        byte[] value = new byte[3 * 1024 * 1024 + 17];
+        new Random(42).NextBytes(value);
+        Assert.True(await redis.SetAsync(key, value));
+        Assert.Equal(value, await redis.GetBytesAsync(key));
+        RespValue strlen = await redis.ExecuteAsync("STRLEN", key);
+        Assert.Equal(value.Length, strlen.AsInteger());
+    });
+
+    [Fact]
+    public void MultiExec_ErrorsInsideTheArrayAreValuesNotExceptions() => Run(async redis =>
+    {
+        string text = Key("tx");
+        await redis.SetAsync(text, "abc");
+        Assert.True((await redis.ExecuteAsync("MULTI")).Is("OK"u8));
+        Assert.True((await redis.ExecuteAsync("SET", text + ":2", "v")).Is("QUEUED"u8));
+        Assert.True((await redis.ExecuteAsync("INCR", text)).Is("QUEUED"u8));
+        RespValue exec = await redis.ExecuteAsync("EXEC");
+        RespValue[] results = exec.AsArray()!;
+        Assert.Equal(2, results.Length);
+        Assert.True(results[0].Is("OK"u8));
+        Assert.True(results[1].IsError);
+        Assert.StartsWith("ERR", results[1].AsString(), StringComparison.Ordinal);
+    });
 }
