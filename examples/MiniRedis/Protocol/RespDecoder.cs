@@ -118,10 +118,6 @@ public sealed class RespDecoder : IDecoder<RespCommand>
             {
                 return NeedMore(pos + 1);
             }
-            if (data[pos] != (byte)'$')
-            {
-                throw new RespProtocolException($"Protocol error: expected '$', got '{(char)data[pos]}'");
-            }
             ReadOnlySpan<byte> rest = data[pos..];
             cr = rest.IndexOf((byte)'\r');
             if (cr < 0)
@@ -135,6 +131,11 @@ public sealed class RespDecoder : IDecoder<RespCommand>
             if (cr + 1 >= rest.Length)
             {
                 return NeedMore(pos + cr + 2);
+            }
+            // Like Redis, the '$' is checked once the whole count line is there.
+            if (rest[0] != (byte)'$')
+            {
+                throw new RespProtocolException($"Protocol error: expected '$', got '{(char)rest[0]}'");
             }
             if (!RespNumber.TryParseInt64(rest[1..cr], out long length) || length < 0 || length > MaxBulkLength)
             {

@@ -12,8 +12,8 @@ public sealed partial class CommandDispatcher
     // What CONFIG GET answers, enough for redis-benchmark and redis-cli to start without warnings.
     private static readonly (byte[] Name, byte[] Value)[] s_config =
     [
-        ("save"u8.ToArray(), []),
         ("appendonly"u8.ToArray(), "no"u8.ToArray()),
+        ("save"u8.ToArray(), []),
         ("databases"u8.ToArray(), "1"u8.ToArray()),
         ("maxmemory"u8.ToArray(), "0"u8.ToArray()),
         ("proto-max-bulk-len"u8.ToArray(), "536870912"u8.ToArray()),
@@ -218,7 +218,7 @@ public sealed partial class CommandDispatcher
             replies.Add(RespReply.Array(command.Count - 2));
             for (int i = 2; i < command.Count; i++)
             {
-                replies.Add(RespReply.NullArray);
+                replies.Add(RespReply.NullBulk);
             }
         }
         else
