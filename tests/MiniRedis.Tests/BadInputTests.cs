@@ -6,7 +6,7 @@ namespace MiniRedis.Tests;
 /// <summary>Bad clients get a Redis-style error or a disconnect and a log line; the server and other clients go on.</summary>
 public sealed class BadInputTests : IDisposable
 {
-    private readonly ServerFixture _server = new(new ServerOptions { ClientWriteTimeout = TimeSpan.FromMilliseconds(500) });
+    private readonly ServerFixture _server = ServerFixture.Start(new ServerOptions { ClientWriteTimeout = TimeSpan.FromMilliseconds(500) });
 
     public void Dispose() => _server.Dispose();
 

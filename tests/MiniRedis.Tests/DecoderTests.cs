@@ -22,7 +22,7 @@ public sealed class DecoderTests
     [Fact]
     public void MultiBulk_Pipelined_DecodesEach()
     {
-        var commands = DecodeAll("*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\nx\r\n");
+        var commands = DecodeAll("*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\nv\r\nx\r\n");
         Assert.Equal(2, commands.Count);
         Assert.Equal(["SET", "k", "v\r\nx"], commands[1]);
     }

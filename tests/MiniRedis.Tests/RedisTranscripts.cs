@@ -114,6 +114,16 @@ internal static class RedisTranscripts
         ("SET n -9223372036854775808", "*3\r\n$3\r\nSET\r\n$1\r\nn\r\n$20\r\n-9223372036854775808\r\n", "+OK\r\n"),
         ("DECR n", "*2\r\n$4\r\nDECR\r\n$1\r\nn\r\n", "-ERR increment or decrement would overflow\r\n"),
         ("DECRBY n -9223372036854775808", "*3\r\n$6\r\nDECRBY\r\n$1\r\nn\r\n$20\r\n-9223372036854775808\r\n", "-ERR decrement would overflow\r\n"),
+        ("SETNX sn 1", "*3\r\n$5\r\nSETNX\r\n$2\r\nsn\r\n$1\r\n1\r\n", ":1\r\n"),
+        ("SETNX sn 2", "*3\r\n$5\r\nSETNX\r\n$2\r\nsn\r\n$1\r\n2\r\n", ":0\r\n"),
+        ("SETEX se 100 v", "*4\r\n$5\r\nSETEX\r\n$2\r\nse\r\n$3\r\n100\r\n$1\r\nv\r\n", "+OK\r\n"),
+        ("SETEX se 0 v", "*4\r\n$5\r\nSETEX\r\n$2\r\nse\r\n$1\r\n0\r\n$1\r\nv\r\n", "-ERR invalid expire time in 'setex' command\r\n"),
+        ("SETEX se abc v", "*4\r\n$5\r\nSETEX\r\n$2\r\nse\r\n$3\r\nabc\r\n$1\r\nv\r\n", "-ERR value is not an integer or out of range\r\n"),
+        ("PSETEX pe 100000 v", "*4\r\n$6\r\nPSETEX\r\n$2\r\npe\r\n$6\r\n100000\r\n$1\r\nv\r\n", "+OK\r\n"),
+        ("PSETEX pe -5 v", "*4\r\n$6\r\nPSETEX\r\n$2\r\npe\r\n$2\r\n-5\r\n$1\r\nv\r\n", "-ERR invalid expire time in 'psetex' command\r\n"),
+        ("RPUSH lz a", "*3\r\n$5\r\nRPUSH\r\n$2\r\nlz\r\n$1\r\na\r\n", ":1\r\n"),
+        ("LPOP lz 0", "*3\r\n$4\r\nLPOP\r\n$2\r\nlz\r\n$1\r\n0\r\n", "*0\r\n"),
+        ("UNLINK sn se nokey", "*4\r\n$6\r\nUNLINK\r\n$2\r\nsn\r\n$2\r\nse\r\n$5\r\nnokey\r\n", ":2\r\n"),
     ];
 
     /// <summary>Raw requests (pipelines, inline commands, protocol errors) and Redis's reply.</summary>

@@ -64,7 +64,7 @@ public sealed class ShutdownTests
     [Fact]
     public void MaxConnections_RefusesWithRedisError()
     {
-        using var server = new ServerFixture(new MiniRedis.Server.ServerOptions { MaxConnections = 2 });
+        using var server = ServerFixture.Start(new MiniRedis.Server.ServerOptions { MaxConnections = 2 });
         using var a = RawClient.Connect(server.Port);
         using var b = RawClient.Connect(server.Port);
         Assert.Equal("+PONG\r\n", a.Request("PING"));

@@ -168,13 +168,15 @@ public sealed partial class CommandDispatcher
                 return;
             }
             var matched = new List<int>();
-            for (int i = 2; i < command.Count; i++)
+            // Like Redis: every parameter matching any of the patterns, in the server's own order.
+            for (int c = 0; c < s_config.Length; c++)
             {
-                for (int c = 0; c < s_config.Length; c++)
+                for (int i = 2; i < command.Count; i++)
                 {
-                    if (!matched.Contains(c) && Glob.IsMatch(Lower(command[i]), s_config[c].Name))
+                    if (Glob.IsMatch(Lower(command[i]), s_config[c].Name))
                     {
                         matched.Add(c);
+                        break;
                     }
                 }
             }

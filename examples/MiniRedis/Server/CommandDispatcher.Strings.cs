@@ -123,6 +123,41 @@ public sealed partial class CommandDispatcher
         }
     }
 
+    private void SetNx(RespCommand command, ReplyBuffer replies)
+    {
+        lock (_db.Gate)
+        {
+            if (_db.Lookup(command[1]) is not null)
+            {
+                replies.Add(RespReply.FromInteger(0));
+                return;
+            }
+            _db.Set(command[1], command.ToArray(2));
+            replies.Add(RespReply.FromInteger(1));
+        }
+    }
+
+    private void SetEx(RespCommand command, string name, long unitMilliseconds, ReplyBuffer replies)
+    {
+        if (!RespNumber.TryParseInt64(command[2], out long amount))
+        {
+            replies.Add(Errors.NotInteger);
+            return;
+        }
+        if (amount <= 0 || (unitMilliseconds == 1000 && amount > long.MaxValue / 1000)
+            || amount * unitMilliseconds > long.MaxValue - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+        {
+            replies.Add(Errors.InvalidExpire(name));
+            return;
+        }
+        lock (_db.Gate)
+        {
+            _db.Set(command[1], command.ToArray(3));
+            _db.SetExpiry(command[1], ToTimeSpan(amount * unitMilliseconds));
+        }
+        replies.Add(RespReply.Ok);
+    }
+
     private static SetFlags ExpireOption(RespCommand command, int i) =>
         command.Is(i, "EX"u8) ? SetFlags.Ex
         : command.Is(i, "PX"u8) ? SetFlags.Px

@@ -62,6 +62,9 @@ public sealed partial class CommandDispatcher
             case CommandId.Echo: replies.Add(RespReply.Bulk(command.GetMemory(1))); break;
             case CommandId.Get: Get(command, replies); break;
             case CommandId.Set: Set(command, replies); break;
+            case CommandId.SetNx: SetNx(command, replies); break;
+            case CommandId.SetEx: SetEx(command, spec.Name, 1000, replies); break;
+            case CommandId.PSetEx: SetEx(command, spec.Name, 1, replies); break;
             case CommandId.MGet: MGet(command, replies); break;
             case CommandId.MSet: MSet(command, replies); break;
             case CommandId.Del: Del(command, replies); break;
@@ -158,9 +161,13 @@ public sealed partial class CommandDispatcher
             new(CommandId.Echo, "echo", 2),
             new(CommandId.Get, "get", 2),
             new(CommandId.Set, "set", -3),
+            new(CommandId.SetNx, "setnx", 3),
+            new(CommandId.SetEx, "setex", 4),
+            new(CommandId.PSetEx, "psetex", 4),
             new(CommandId.MGet, "mget", -2),
             new(CommandId.MSet, "mset", -3),
             new(CommandId.Del, "del", -2),
+            new(CommandId.Del, "unlink", -2),
             new(CommandId.Exists, "exists", -2),
             new(CommandId.Incr, "incr", 2),
             new(CommandId.IncrBy, "incrby", 3),

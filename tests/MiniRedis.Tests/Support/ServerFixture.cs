@@ -11,10 +11,13 @@ public class ServerFixture : IDisposable
     private readonly JoinHandle _run;
     private bool _stopped;
 
-    public ServerFixture() : this(new ServerOptions()) { }
+    public ServerFixture() : this(null) { }
 
-    public ServerFixture(ServerOptions options)
+    public static ServerFixture Start(ServerOptions options) => new(options);
+
+    protected ServerFixture(ServerOptions? options)
     {
+        options ??= new ServerOptions();
         options.Port = 0;
         Options = options;
         Runtime = new RuntimeBuilder { WorkerThreads = 2, ThreadName = "miniredis-test" }.Build();
