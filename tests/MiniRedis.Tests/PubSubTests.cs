@@ -42,7 +42,15 @@ public sealed class PubSubTests : IDisposable
         // cannot keep up and must lag (no timing involved).
         var send = Task.Run(() => publisher.Send(burst));
         // Each PUBLISH answers :1 until the subscriber is dropped, then :0.
-        string counts = publisher.ReadExactly(4 * 20_000);
+        string counts;
+        try
+        {
+            counts = publisher.ReadExactly(4 * 20_000);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException(string.Join("\n", _server.Logs.Entries.Select(l => $"{l.EventId} {l.Message}")), e);
+        }
         Assert.Matches("^(:1\r\n)*(:0\r\n)*$", counts);
         string lastReply;
         do

@@ -14,14 +14,16 @@
 //  3. Shutdown (or a lagging subscription) cancels _stop, which only the wait for the next request observes: a
 //     batch already read is executed and its replies are written in full before the connection closes, so a
 //     client never sees a half-written reply from a graceful stop.
-//  4. Writes wait for the client to read for at most ClientWriteTimeout (the timer is armed only when a write
-//     would block); then the client is disconnected with a log line. Output is bounded by the high-water mark.
+//  4. Writes wait for the client to read for at most ClientWriteTimeout (a Kyoto timer, armed only when a write
+//     would block); then the write is cancelled and the client disconnected with a log line. Output is bounded
+//     by the high-water mark. _writeTimeout is cancelled only then: every write after it fails at once.
 //  5. Every exit path goes through RunAsync's finally: subscriptions end, the socket closes, the counters drop.
 using System.Net.Sockets;
 using Kyoto.Codec;
 using Kyoto.Net;
 using Kyoto.Sync;
 using Kyoto.Tasks;
+using Kyoto.Time;
 using Microsoft.Extensions.Logging;
 using MiniRedis.Protocol;
 
@@ -54,7 +56,7 @@ internal sealed class Connection
         _options = options;
         _logger = logger;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
-        _writeTimeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, Kyoto.RuntimeHandle.Current.TimeProvider);
+        _writeTimeout = new CancellationTokenSource();
     }
 
     public long Id => _session.Id;
@@ -187,20 +189,26 @@ internal sealed class Connection
         return flush.IsCompletedSuccessfully ? default : WaitForClientAsync(flush);
     }
 
-    // The slow path of a write: the socket is full, so the client has not read; give it ClientWriteTimeout.
+    // The slow path of a write: the socket is full, so the client has not read; give it ClientWriteTimeout
+    // (a Kyoto timer), then cancel the write and disconnect. Allocates, but only when a client is slow.
     private async ValueTask WaitForClientAsync(ValueTask write)
     {
-        _writeTimeout.CancelAfter(_options.ClientWriteTimeout);
+        Task pending = write.AsTask();
         try
         {
-            await write;
+            await KyotoTime.Timeout(_options.ClientWriteTimeout, ct => new ValueTask(pending.WaitAsync(ct)), CancellationToken.None);
         }
-        catch (OperationCanceledException) when (_writeTimeout.IsCancellationRequested)
+        catch (ElapsedException)
         {
-            throw new ClientWriteTimeoutException();
-        }
-        if (!_writeTimeout.TryReset())
-        {
+            _writeTimeout.Cancel();
+            try
+            {
+                await pending;
+            }
+            catch (OperationCanceledException)
+            {
+                // the write gave up, as asked
+            }
             throw new ClientWriteTimeoutException();
         }
     }
