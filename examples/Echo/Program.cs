@@ -4,13 +4,13 @@
 //
 // Every connection is a task that reads into a 4 KiB buffer and writes back what it read, until the peer closes.
 // Readiness comes from the runtime's epoll set, turned by the worker that parks, so a read resumes on a worker
-// without a hop through the .NET thread pool. Ctrl+C (or SIGTERM) stops accepting, aborts the connections and
-// exits 0. Try it with `nc 127.0.0.1 7007`, or load it with the shared client:
+// without a hop through the .NET thread pool. Ctrl+C (or SIGTERM), received through Kyoto.Signal on the same
+// driver, stops accepting, aborts the connections and exits 0. Try it with `nc 127.0.0.1 7007`, or load it with the shared client:
 //   tokio-bench echo-client 127.0.0.1:7007 --conns 50 --reqs 2000 --size 64 --runs 10
 using System.Net;
-using System.Runtime.InteropServices;
 using Kyoto;
 using Kyoto.Net;
+using Kyoto.Signal;
 using Kyoto.Tasks;
 
 int port = 7007;
@@ -26,24 +26,14 @@ for (int i = 0; i < args.Length - 1; i++)
 
 using var runtime = new RuntimeBuilder { WorkerThreads = workers, ThreadName = "echo-worker" }.Build();
 
-JoinHandle server = default;
-bool started = false;
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-void Stop(PosixSignalContext ctx)
-{
-    ctx.Cancel = true;
-    if (Volatile.Read(ref started))
-    {
-        server.Abort();
-    }
-}
-
 return runtime.BlockOn(async () =>
 {
+    // Listening before anything else: from here on, Ctrl+C and SIGTERM no longer kill the process, they stop it.
+    using SignalReceiver interrupt = Signals.Listen(SignalKind.Interrupt);
+    using SignalReceiver terminate = Signals.Listen(SignalKind.Terminate);
     using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, port));
     Console.WriteLine($"echo server listening on {acceptor.LocalEndPoint} (Ctrl+C to stop)");
-    server = KyotoTask.Spawn(async () =>
+    JoinHandle server = KyotoTask.Spawn(async () =>
     {
         // Disposing the set aborts every connection still open when the server stops.
         using var connections = new JoinSet<long>();
@@ -58,18 +48,30 @@ return runtime.BlockOn(async () =>
             }
         }
     });
-    Volatile.Write(ref started, true);
+    JoinHandle onInterrupt = KyotoTask.Spawn(() => StopOnAsync(interrupt, server));
+    JoinHandle onTerminate = KyotoTask.Spawn(() => StopOnAsync(terminate, server));
     try
     {
         await server;
     }
     catch (JoinException e) when (e.IsCancelled)
     {
+        onInterrupt.Abort();
+        onTerminate.Abort();
         Console.WriteLine($"stopped. (garbage collections: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2; {GC.GetTotalAllocatedBytes() / 1024} KiB allocated in all)");
     }
 
     return 0;
 });
+
+// Stops the server at the first delivery of the receiver's signal.
+static async Task StopOnAsync(SignalReceiver signal, JoinHandle server)
+{
+    if (await signal.RecvAsync(KyotoTask.CancellationToken))
+    {
+        server.Abort();
+    }
+}
 
 static async Task<long> ServeAsync(TcpStream stream)
 {

@@ -146,6 +146,7 @@ public class SignalStressTests
             }
             catch (OperationCanceledException)
             {
+                await KyotoTask.Yield(); // a wait cancelled before it parked ends synchronously: let the others run
                 continue;
             }
 
@@ -193,6 +194,8 @@ public class SignalStressTests
 
                 rx.Dispose();
             }
+
+            await KyotoTask.Yield();
         }
     }
 }

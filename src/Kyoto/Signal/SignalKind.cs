@@ -54,7 +54,8 @@ public readonly struct SignalKind : IEquatable<SignalKind>
     /// <summary>A kind for the raw signal number <paramref name="number"/>.</summary>
     /// <exception cref="ArgumentException">
     /// <paramref name="number"/> is not a signal number (outside 1..64), or names a signal that cannot or must not be
-    /// caught (<c>SIGKILL</c>, <c>SIGSTOP</c>, <c>SIGILL</c>, <c>SIGFPE</c>, <c>SIGSEGV</c>).
+    /// caught (<c>SIGKILL</c>, <c>SIGSTOP</c>, <c>SIGILL</c>, <c>SIGFPE</c>, <c>SIGSEGV</c>, and 32..34, which glibc and
+    /// the .NET runtime reserve).
     /// </exception>
     public static SignalKind FromRaw(int number)
     {
@@ -66,6 +67,11 @@ public readonly struct SignalKind : IEquatable<SignalKind>
         if (number is 4 or 8 or 9 or 11 or 19)
         {
             throw new ArgumentException($"Signal {number} ({Name(number)}) cannot be listened for: it cannot be caught, or the .NET runtime owns it.", nameof(number));
+        }
+
+        if (number is 32 or 33 or 34)
+        {
+            throw new ArgumentException($"Signal {number} is reserved: glibc uses 32 and 33 for its threads, and the .NET runtime uses SIGRTMIN (34) to interrupt threads.", nameof(number));
         }
 
         return new SignalKind(number);

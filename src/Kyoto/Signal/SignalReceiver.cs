@@ -39,6 +39,11 @@ namespace Kyoto.Signal;
 /// <c>SIGCONT</c>, <c>SIGURG</c> and <c>SIGWINCH</c> keep .NET's handling.
 /// </para>
 /// <para>
+/// <b>Inherited ignore:</b> a signal the process started with as ignored (<c>SIGINT</c> and <c>SIGQUIT</c> in a
+/// background job of a non-interactive shell, <c>SIGHUP</c> under <c>nohup</c>) stays ignored: .NET keeps that
+/// disposition, the kernel drops the signal, and receivers never wake. <c>SIGTERM</c> is not affected.
+/// </para>
+/// <para>
 /// A receiver is bound to the runtime it was created on: its wake-ups come from that runtime's reactor. One task
 /// may wait on it at a time. Every receiver holds one eventfd until disposed.
 /// </para>

@@ -13,6 +13,7 @@ public sealed class SignalKindTests
     [InlineData(9)] // SIGKILL
     [InlineData(19)] // SIGSTOP
     [InlineData(11)] // SIGSEGV
+    [InlineData(34)] // SIGRTMIN: the .NET runtime's
     public void FromRaw_Invalid_ThrowsArgumentException(int number)
         => Assert.Throws<ArgumentException>(() => SignalKind.FromRaw(number));
 

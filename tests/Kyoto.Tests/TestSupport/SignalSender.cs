@@ -19,6 +19,25 @@ internal static partial class SignalSender
         Assert.Equal(0, Kill(Environment.ProcessId, kind.Number));
     }
 
+    /// <summary>
+    /// Whether the kernel drops <paramref name="kind"/> for this process: a disposition inherited as ignored (SIGINT
+    /// and SIGQUIT in a background job of a non-interactive shell, SIGHUP under nohup) is kept by .NET, so a test of
+    /// that signal has nothing to observe. Read from /proc/self/status (SigIgn), after a receiver exists.
+    /// </summary>
+    public static bool IsIgnoredByProcess(SignalKind kind)
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("SigIgn:", StringComparison.Ordinal))
+            {
+                ulong mask = Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16);
+                return (mask & (1UL << (kind.Number - 1))) != 0;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Sends <paramref name="kind"/> and waits (bounded) until the process-wide handler has counted it.</summary>
     public static void RaiseCounted(SignalKind kind)
     {
