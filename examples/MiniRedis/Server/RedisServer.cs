@@ -120,7 +120,7 @@ public sealed class RedisServer : IDisposable
         finally
         {
             _acceptor.Dispose();
-            Log.ShuttingDown(_logger, _options.ShutdownGracePeriod, connections.Count);
+            Log.ShuttingDown(_logger, _options.ShutdownGracePeriod, _info.ConnectedClients);
             try
             {
                 await KyotoTime.Timeout(_options.ShutdownGracePeriod, async ct =>
