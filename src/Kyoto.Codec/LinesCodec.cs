@@ -79,8 +79,10 @@ public sealed class LinesCodec : ICodec<string>
             {
                 if (buffer.Length > _maxLength)
                 {
+                    // The window holds no delimiter: those bytes all belong to the over-long line; drop them
+                    // and drop the rest of the line as it comes.
                     long seen = buffer.Length;
-                    buffer = buffer.Slice(buffer.End);
+                    buffer = buffer.Slice(window);
                     _discarding = true;
                     throw new LineTooLongException(_maxLength, seen);
                 }
