@@ -134,36 +134,11 @@ public sealed class FramedRead<T> : IAsyncEnumerable<T>, IAsyncDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
     {
-        if (_hasPending)
-        {
-            return new ValueTask<bool>(true);
-        }
-
         try
         {
-            ThrowIfReleased();
-            while (true)
-            {
-                if (TryDecodeBuffered(out T frame))
-                {
-                    _pending = frame;
-                    _hasPending = true;
-                    return new ValueTask<bool>(true);
-                }
-
-                if (_eof)
-                {
-                    return new ValueTask<bool>(false);
-                }
-
-                ValueTask<int> read = _reader.ReadAsync(PrepareRead(), cancellationToken);
-                if (!read.IsCompletedSuccessfully)
-                {
-                    return WaitToReadSlowAsync(read, cancellationToken);
-                }
-
-                Received(read.Result);
-            }
+            return TryWaitSynchronously(cancellationToken, out bool ready, out ValueTask<int> read)
+                ? new ValueTask<bool>(ready)
+                : WaitToReadSlowAsync(read, cancellationToken);
         }
         catch (Exception e)
         {
@@ -171,26 +146,59 @@ public sealed class FramedRead<T> : IAsyncEnumerable<T>, IAsyncDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> WaitToReadSlowAsync(ValueTask<int> read, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decodes and reads while the inner reader answers at once: true with <paramref name="ready"/> (a frame is
+    /// pending, or false at a clean end of stream); false with the read that has to be waited for.
+    /// </summary>
+    private bool TryWaitSynchronously(CancellationToken cancellationToken, out bool ready, out ValueTask<int> read)
     {
+        read = default;
+        if (_hasPending)
+        {
+            ready = true;
+            return true;
+        }
+
+        ThrowIfReleased();
         while (true)
         {
-            Received(await read.ConfigureAwait(true));
             if (TryDecodeBuffered(out T frame))
             {
                 _pending = frame;
                 _hasPending = true;
+                ready = true;
                 return true;
             }
 
             if (_eof)
             {
-                return false;
+                ready = false;
+                return true;
             }
 
             read = _reader.ReadAsync(PrepareRead(), cancellationToken);
+            if (!read.IsCompletedSuccessfully)
+            {
+                ready = false;
+                return false;
+            }
+
+            Received(read.Result);
         }
+    }
+
+    // The slow paths are flat (ReadAsync's does not await WaitToReadAsync's): each suspension of the caller costs
+    // one pooled box, not one per nesting level.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> WaitToReadSlowAsync(ValueTask<int> read, CancellationToken cancellationToken)
+    {
+        do
+        {
+            Received(await read.ConfigureAwait(true));
+        }
+        while (!TryWaitSynchronously(cancellationToken, out _, out read));
+
+        return _hasPending;
     }
 
     /// <summary>
@@ -206,29 +214,31 @@ public sealed class FramedRead<T> : IAsyncEnumerable<T>, IAsyncDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public ValueTask<T> ReadAsync(CancellationToken cancellationToken = default)
     {
-        ValueTask<bool> wait = WaitToReadAsync(cancellationToken);
-        if (wait.IsCompletedSuccessfully)
+        try
         {
-            if (wait.Result && TryRead(out T frame))
+            if (!TryWaitSynchronously(cancellationToken, out _, out ValueTask<int> read))
             {
-                return new ValueTask<T>(frame);
+                return ReadSlowAsync(read, cancellationToken);
             }
 
-            return ValueTask.FromException<T>(EndOfStream());
+            return TryRead(out T frame) ? new ValueTask<T>(frame) : ValueTask.FromException<T>(EndOfStream());
         }
-
-        return ReadSlowAsync(wait);
+        catch (Exception e)
+        {
+            return ValueTask.FromException<T>(e);
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<T> ReadSlowAsync(ValueTask<bool> wait)
+    private async ValueTask<T> ReadSlowAsync(ValueTask<int> read, CancellationToken cancellationToken)
     {
-        if (await wait.ConfigureAwait(true) && TryRead(out T frame))
+        do
         {
-            return frame;
+            Received(await read.ConfigureAwait(true));
         }
+        while (!TryWaitSynchronously(cancellationToken, out _, out read));
 
-        throw EndOfStream();
+        return TryRead(out T frame) ? frame : throw EndOfStream();
     }
 
     /// <summary>The frames of the stream until it ends cleanly.</summary>

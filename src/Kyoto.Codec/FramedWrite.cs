@@ -130,10 +130,16 @@ public sealed class FramedWrite<T> : IAsyncDisposable
         {
             if (BufferedBytes >= _highWaterMark)
             {
-                ValueTask flush = FlushAsync(cancellationToken);
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (!TryWriteBuffered(cancellationToken, out ValueTask<int> write))
+                {
+                    return FeedSlowAsync(write, frame, cancellationToken);
+                }
+
+                ValueTask flush = _writer.FlushAsync(cancellationToken);
                 if (!flush.IsCompletedSuccessfully)
                 {
-                    return FeedAfterFlushAsync(flush, frame);
+                    return FeedAfterInnerFlushAsync(flush, frame);
                 }
 
                 flush.GetAwaiter().GetResult();
@@ -148,42 +154,51 @@ public sealed class FramedWrite<T> : IAsyncDisposable
         }
     }
 
+    // The slow paths are flat (no pooled async method awaits another): each suspension of the caller costs one
+    // pooled box, not one per nesting level.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask FeedAfterFlushAsync(ValueTask flush, T frame)
+    private async ValueTask FeedSlowAsync(ValueTask<int> write, T frame, CancellationToken cancellationToken)
+    {
+        do
+        {
+            Wrote(await write.ConfigureAwait(true));
+        }
+        while (!TryWriteBuffered(cancellationToken, out write));
+
+        await _writer.FlushAsync(cancellationToken).ConfigureAwait(true);
+        Write(frame);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FeedAfterInnerFlushAsync(ValueTask flush, T frame)
     {
         await flush.ConfigureAwait(true);
         Write(frame);
     }
 
     /// <summary>
-    /// Buffers <paramref name="frame"/> and flushes (with the frames fed before it). Completes synchronously when
-    /// the inner writer takes everything at once.
+    /// Buffers <paramref name="frame"/> and flushes it with the frames fed before it. Completes synchronously
+    /// when the inner writer takes everything at once.
     /// </summary>
     /// <remarks>
-    /// <b>Cancel safety:</b> as <see cref="FeedAsync"/> if cancelled before the frame is buffered (it is not),
-    /// as <see cref="FlushAsync"/> after (it stays buffered and goes with the next flush). Check
-    /// <see cref="BufferedBytes"/>, or use <see cref="FeedAsync"/> and <see cref="FlushAsync"/> separately, when the
-    /// difference matters.
+    /// <b>Cancel safety:</b> the frame is buffered at once, before any I/O; a cancelled call leaves it (and
+    /// whatever else was not sent) buffered, as <see cref="FlushAsync"/> does: it goes with the next flush, so do
+    /// not send it again.
     /// </remarks>
     /// <exception cref="FrameException">The encoder refused the frame; nothing of it is buffered.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public ValueTask SendAsync(T frame, CancellationToken cancellationToken = default)
     {
-        ValueTask feed = FeedAsync(frame, cancellationToken);
-        if (!feed.IsCompletedSuccessfully)
+        try
         {
-            return SendAfterFeedAsync(feed, cancellationToken);
+            Write(frame);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e);
         }
 
-        feed.GetAwaiter().GetResult();
         return FlushAsync(cancellationToken);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendAfterFeedAsync(ValueTask feed, CancellationToken cancellationToken)
-    {
-        await feed.ConfigureAwait(true);
-        await FlushAsync(cancellationToken).ConfigureAwait(true);
     }
 
     /// <summary>
@@ -201,15 +216,9 @@ public sealed class FramedWrite<T> : IAsyncDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            while (_flushed < _buffer.WrittenCount)
+            if (!TryWriteBuffered(cancellationToken, out ValueTask<int> write))
             {
-                ValueTask<int> write = _writer.WriteAsync(_buffer.WrittenMemory[_flushed..], cancellationToken);
-                if (!write.IsCompletedSuccessfully)
-                {
-                    return FlushSlowAsync(write, cancellationToken);
-                }
-
-                Wrote(write.Result);
+                return FlushSlowAsync(write, cancellationToken);
             }
 
             return _writer.FlushAsync(cancellationToken);
@@ -223,18 +232,35 @@ public sealed class FramedWrite<T> : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushSlowAsync(ValueTask<int> write, CancellationToken cancellationToken)
     {
-        while (true)
+        do
         {
             Wrote(await write.ConfigureAwait(true));
-            if (_flushed == _buffer.WrittenCount)
-            {
-                break;
-            }
-
-            write = _writer.WriteAsync(_buffer.WrittenMemory[_flushed..], cancellationToken);
         }
+        while (!TryWriteBuffered(cancellationToken, out write));
 
         await _writer.FlushAsync(cancellationToken).ConfigureAwait(true);
+    }
+
+    /// <summary>
+    /// Writes buffered bytes while the inner writer takes them at once: true when all are written; false with the
+    /// write that has to be waited for.
+    /// </summary>
+    private bool TryWriteBuffered(CancellationToken cancellationToken, out ValueTask<int> pending)
+    {
+        while (_flushed < _buffer.WrittenCount)
+        {
+            ValueTask<int> write = _writer.WriteAsync(_buffer.WrittenMemory[_flushed..], cancellationToken);
+            if (!write.IsCompletedSuccessfully)
+            {
+                pending = write;
+                return false;
+            }
+
+            Wrote(write.Result);
+        }
+
+        pending = default;
+        return true;
     }
 
     private void Wrote(int n)

@@ -126,7 +126,8 @@ public sealed class LinesCodec : ICodec<string>
     {
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentNullException.ThrowIfNull(output);
-        int count = Encoding.UTF8.GetByteCount(frame);
+        // A short string asks for its worst case (3 bytes per UTF-16 unit) and skips the counting pass.
+        int count = frame.Length <= 1024 ? Encoding.UTF8.GetMaxByteCount(frame.Length) : Encoding.UTF8.GetByteCount(frame);
         Span<byte> span = output.GetSpan(count + 1);
         int written = Encoding.UTF8.GetBytes(frame, span);
         span[written] = (byte)'\n';
