@@ -48,6 +48,12 @@ public sealed class RuntimeHandle
     /// <c>CancellationTokenSource</c>, <c>WaitAsync</c> or any library, and they follow the runtime's clock
     /// (including paused time).
     /// </summary>
+    /// <remarks>
+    /// .NET's <see cref="CancellationTokenSource.TryReset"/> returns <see langword="false"/> for a source whose
+    /// timer comes from any provider other than the built-in timer queue once <c>CancelAfter</c> has been called
+    /// (it cannot tell whether such a timer already fired): create a new source per timeout, or use
+    /// <c>KyotoTime.Timeout</c>.
+    /// </remarks>
     public TimeProvider TimeProvider => Scheduler.TimeProvider;
 
     /// <summary>
