@@ -12,7 +12,9 @@ public sealed class ShutdownTests
         int port = server.Port;
         using var started = new CountdownEvent(8);
         long completed = 0;
-        var clients = Enumerable.Range(0, 8).Select(c => Task.Run(() =>
+        // Blocking clients on threads of their own: eight of them on pool threads could wait for the pool to grow
+        // (seen under the full suite's load on two cores).
+        var clients = Enumerable.Range(0, 8).Select(c => Task.Factory.StartNew(() =>
         {
             using var client = RawClient.Connect(port);
             string value = new('v', 3000 + c);
@@ -47,7 +49,7 @@ public sealed class ShutdownTests
                 // reset while sending the next batch after the server closed: also between replies
                 return;
             }
-        })).ToArray();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
 
         Assert.True(started.Wait(TimeSpan.FromSeconds(30)));
         server.BeginStop();

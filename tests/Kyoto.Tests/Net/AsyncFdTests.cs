@@ -237,6 +237,43 @@ public abstract class AsyncFdTests : RuntimeTestBase
     }
 
     [Fact]
+    public void Dispose_ThenANewRegistrationWaitsBeforeTheFailedWaitIsRead_EachWaitKeepsItsOwnOutcome()
+    {
+        // A disposed registration's slot may serve the next descriptor at once; the failed wait's result must stay
+        // its own (it was once the slot's reusable waiter, reset by the next descriptor's wait: seen as a hang and
+        // as "the operation has not completed" under a signal storm).
+        using var rt = NewRuntime();
+        int efd1 = NewEventFd();
+        int efd2 = NewEventFd();
+        try
+        {
+            rt.BlockOnBounded(async () =>
+            {
+                for (int i = 0; i < 100; i++)
+                {
+                    var first = AsyncFd.Register(efd1);
+                    ValueTask<AsyncFdReadyGuard> stale = first.ReadableAsync();
+                    first.Dispose();
+                    using var second = AsyncFd.Register(efd2);
+                    ValueTask<AsyncFdReadyGuard> fresh = second.ReadableAsync();
+                    await Assert.ThrowsAsync<ObjectDisposedException>(async () => await stale);
+                    Signal(efd2);
+                    AsyncFdReadyGuard guard = await fresh;
+                    Assert.True(guard.Ready.HasFlag(Ready.Readable));
+                    Assert.True(TryReadCounter(efd2, 0, out ulong counter));
+                    Assert.Equal(1UL, counter);
+                    guard.ClearReady();
+                }
+            });
+        }
+        finally
+        {
+            Libc.close(efd1);
+            Libc.close(efd2);
+        }
+    }
+
+    [Fact]
     public void Wait_CancelledByTokenOrAbort_LeavesTheFdUsable()
     {
         using var rt = NewRuntime();

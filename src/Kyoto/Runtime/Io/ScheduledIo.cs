@@ -23,8 +23,11 @@ internal sealed class ScheduledIo
     private const long TickMask = 0xFFFF_FFFFL << TickShift;
     private const long ShutdownBit = 1L << 62;
 
-    private readonly ReadinessWaiter _reader;
-    private readonly ReadinessWaiter _writer;
+    // The reusable readiness waits of the current registration, created on first use. Activate drops them: a wait
+    // failed by a deactivation may still be waking its task when the slot is reused, and reusing (resetting) that
+    // waiter for the next descriptor's task would leave the first task's await pointing at someone else's wait.
+    private ReadinessWaiter? _reader;
+    private ReadinessWaiter? _writer;
     private long _state;
     private TinyLock _lock;
     private IReadinessListener? _readListener;  // under _lock
@@ -36,8 +39,6 @@ internal sealed class ScheduledIo
     {
         Reactor = reactor;
         Index = index;
-        _reader = new ReadinessWaiter(this, Readiness.ReadInterest);
-        _writer = new ReadinessWaiter(this, Readiness.WriteInterest);
     }
 
     internal IoReactor Reactor { get; }
@@ -60,6 +61,8 @@ internal sealed class ScheduledIo
     internal void Activate(int fd)
     {
         _generation++;
+        Volatile.Write(ref _reader, null);
+        Volatile.Write(ref _writer, null);
         Volatile.Write(ref _state, 0);
         Volatile.Write(ref _fd, fd);
     }
@@ -194,7 +197,8 @@ internal sealed class ScheduledIo
             return ValueTask.FromCanceled<long>(cancellationToken);
         }
 
-        ReadinessWaiter waiter = interest == Readiness.ReadInterest ? _reader : _writer;
+        ref ReadinessWaiter? field = ref interest == Readiness.ReadInterest ? ref _reader : ref _writer;
+        ReadinessWaiter waiter = Volatile.Read(ref field) ?? CreateWaiter(ref field, interest);
         if (IsArmed(waiter, interest))
         {
             throw BusyError(interest);
@@ -252,6 +256,12 @@ internal sealed class ScheduledIo
             Kyoto.Sync.SelectOrder.Biased,
             cancellationToken).ConfigureAwait(true);
         return State;
+    }
+
+    private ReadinessWaiter CreateWaiter(ref ReadinessWaiter? field, int interest)
+    {
+        var created = new ReadinessWaiter(this, interest);
+        return Interlocked.CompareExchange(ref field, created, null) ?? created;
     }
 
     private bool IsArmed(IReadinessListener listener, int interest)
