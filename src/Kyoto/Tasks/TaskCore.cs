@@ -479,7 +479,7 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
 
         // A post from the task's own code (Task.Yield) goes to the back of the queue; a wake goes to the front.
         bool isYield = ctx is not null && ReferenceEquals(ctx.CurrentTask, this);
-        Scheduler.Schedule(new PostedWorkItem(this, Scheduler, d, state), isYield);
+        Scheduler.Schedule(ActionWorkItem.RentPosted(d, state, this, Scheduler), isYield);
     }
 
     /// <inheritdoc />

@@ -133,7 +133,7 @@ internal abstract class Scheduler
 
         using var done = new ManualResetEventSlim(false);
         ExceptionDispatchInfo? error = null;
-        Schedule(new PostedWorkItem(owner, this, s =>
+        Schedule(ActionWorkItem.RentPosted(s =>
         {
             try
             {
@@ -147,7 +147,7 @@ internal abstract class Scheduler
             {
                 done.Set();
             }
-        }, state), isYield: false);
+        }, state, owner, this), isYield: false);
         done.Wait();
         error?.Throw();
     }

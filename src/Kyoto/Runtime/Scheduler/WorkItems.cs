@@ -3,8 +3,8 @@ using Kyoto.Tasks;
 namespace Kyoto.Scheduling;
 
 /// <summary>
-/// A pooled work item that runs a continuation (a yield, a join-handle await, a timer callback) on behalf of a
-/// task. Rented and returned on the runtime's threads, so a small per-thread free list keeps it
+/// A pooled work item that runs a continuation (a yield, a join-handle await, a timer callback, a callback posted
+/// to a runtime's <see cref="SynchronizationContext"/>) on behalf of a task. Rented and returned on the runtime's threads, so a small per-thread free list keeps it
 /// allocation-free once warm.
 /// </summary>
 /// <remarks>
@@ -21,6 +21,7 @@ internal sealed class ActionWorkItem : IWorkItem, IThreadPoolWorkItem
     // thread-static lookups (each a __tls_get_addr call on Linux, measurable on the yield path).
     private ActionWorkItem? _nextFree;
     private Action<object?>? _callback;
+    private SendOrPostCallback? _posted;
     private object? _state;
     private Scheduler? _scheduler;
     private ExecutionContext? _ec;
@@ -38,23 +39,40 @@ internal sealed class ActionWorkItem : IWorkItem, IThreadPoolWorkItem
     /// <summary>Rents from <paramref name="ctx"/>'s free list (the calling thread's context).</summary>
     internal static ActionWorkItem Rent(RuntimeContext ctx, Action<object?> callback, object? state, TaskCore? owner, Scheduler? scheduler, ExecutionContext? ec = null)
     {
-        ActionWorkItem? item = ctx.FreeActionItems;
-        if (item is not null)
-        {
-            ctx.FreeActionItems = item._nextFree;
-            ctx.FreeActionItemCount--;
-            item._nextFree = null;
-        }
-        else
-        {
-            item = new ActionWorkItem();
-        }
-
+        ActionWorkItem item = RentFree(ctx);
         item._callback = callback;
         item._state = state;
         item.Owner = owner;
         item._scheduler = scheduler;
         item._ec = ec;
+        return item;
+    }
+
+    /// <summary>
+    /// Rents an item for a callback posted to a runtime's <see cref="SynchronizationContext"/> (the continuations of
+    /// BCL awaitables inside a task): the context's posts allocate no work item once warm.
+    /// </summary>
+    internal static ActionWorkItem RentPosted(SendOrPostCallback callback, object? state, TaskCore? owner, Scheduler scheduler)
+    {
+        ActionWorkItem item = RentFree(RuntimeContext.Current);
+        item._posted = callback;
+        item._state = state;
+        item.Owner = owner;
+        item._scheduler = scheduler;
+        return item;
+    }
+
+    private static ActionWorkItem RentFree(RuntimeContext ctx)
+    {
+        ActionWorkItem? item = ctx.FreeActionItems;
+        if (item is null)
+        {
+            return new ActionWorkItem();
+        }
+
+        ctx.FreeActionItems = item._nextFree;
+        ctx.FreeActionItemCount--;
+        item._nextFree = null;
         return item;
     }
 
@@ -75,7 +93,8 @@ internal sealed class ActionWorkItem : IWorkItem, IThreadPoolWorkItem
 
     public void Execute(RuntimeContext ctx)
     {
-        Action<object?> callback = _callback!;
+        Action<object?>? callback = _callback;
+        SendOrPostCallback? posted = _posted;
         object? state = _state;
         TaskCore? owner = Owner;
         Scheduler? scheduler = _scheduler;
@@ -87,7 +106,14 @@ internal sealed class ActionWorkItem : IWorkItem, IThreadPoolWorkItem
             ctx.EnterTask(owner, scheduler);
         }
 
-        ActionCallbacks.Run(callback, state, ec);
+        if (posted is not null)
+        {
+            posted(state);
+        }
+        else
+        {
+            ActionCallbacks.Run(callback!, state, ec);
+        }
     }
 
     public void Discard() => Return(RuntimeContext.Current);
@@ -96,6 +122,7 @@ internal sealed class ActionWorkItem : IWorkItem, IThreadPoolWorkItem
     internal void Return(RuntimeContext ctx)
     {
         _callback = null;
+        _posted = null;
         _state = null;
         Owner = null;
         _scheduler = null;
@@ -135,20 +162,6 @@ internal static class ActionCallbacks
     }
 }
 
-/// <summary>A callback posted to a runtime's <see cref="SynchronizationContext"/>: one allocation, as in the BCL.</summary>
-internal sealed class PostedWorkItem(TaskCore? owner, Scheduler scheduler, SendOrPostCallback callback, object? state) : IWorkItem
-{
-    public void Execute(RuntimeContext ctx)
-    {
-        ctx.EnterTask(owner, scheduler);
-        callback(state);
-    }
-
-    public void Discard()
-    {
-    }
-}
-
 /// <summary>
 /// The <see cref="SynchronizationContext"/> of runtime code that belongs to no task (a continuation of an
 /// await made outside any task). Posts go to the runtime's queues.
@@ -160,7 +173,7 @@ internal sealed class RuntimeSynchronizationContext(Scheduler scheduler) : Synch
     public override void Post(SendOrPostCallback d, object? state)
     {
         ArgumentNullException.ThrowIfNull(d);
-        Scheduler.Schedule(new PostedWorkItem(null, Scheduler, d, state), isYield: false);
+        Scheduler.Schedule(ActionWorkItem.RentPosted(d, state, owner: null, Scheduler), isYield: false);
     }
 
     public override void Send(SendOrPostCallback d, object? state) => Scheduler.Send(null, d, state);
