@@ -1,7 +1,8 @@
-// AnyDelimiterCodec resynchronises as LinesCodec does (_discarding: skip to the next seek delimiter after a chunk
-// over the maximum), so use one instance per stream. A chunk is searched for in at most MaxLength + 1 bytes.
+// AnyDelimiterCodec resynchronises as LinesCodec does (DelimitedScanner: skip to the next seek delimiter after a
+// chunk over the maximum), so use one instance per stream. A chunk is searched for in at most MaxLength + 1 bytes.
 using System.Buffers;
 using System.Text;
+using Kyoto.Codec.Internal;
 
 namespace Kyoto.Codec;
 
@@ -29,11 +30,9 @@ public sealed class AnyDelimiterCodec : ICodec<ReadOnlySequence<byte>>, IEncoder
     /// <summary>The default <see cref="MaxLength"/>: 64 KiB (as <see cref="LinesCodec.DefaultMaxLength"/>).</summary>
     public const int DefaultMaxLength = LinesCodec.DefaultMaxLength;
 
-    private readonly SearchValues<byte> _seek;
-    private readonly byte[] _seekBytes;
+    private readonly DelimitedScanner _scanner;
     private readonly byte[] _sequenceDelimiter;
     private readonly int _maxLength;
-    private bool _discarding;
 
     /// <summary>Creates the codec.</summary>
     /// <param name="seekDelimiters">The bytes that end a chunk when decoding (any one of them).</param>
@@ -49,8 +48,7 @@ public sealed class AnyDelimiterCodec : ICodec<ReadOnlySequence<byte>>, IEncoder
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
-        _seekBytes = seekDelimiters.ToArray();
-        _seek = SearchValues.Create(seekDelimiters);
+        _scanner = new DelimitedScanner(seekDelimiters, maxLength);
         _sequenceDelimiter = sequenceWriterDelimiter.ToArray();
         _maxLength = maxLength;
     }
@@ -60,67 +58,14 @@ public sealed class AnyDelimiterCodec : ICodec<ReadOnlySequence<byte>>, IEncoder
 
     /// <summary>Decodes the next chunk, if its delimiter is buffered: a slice of <paramref name="buffer"/>.</summary>
     /// <exception cref="LineTooLongException">The chunk is longer than <see cref="MaxLength"/>; the codec discards it.</exception>
-    public bool TryDecode(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> frame)
-    {
-        while (true)
-        {
-            long window = _discarding ? buffer.Length : Math.Min(buffer.Length, (long)_maxLength + 1);
-            long index = IndexOfDelimiter(buffer, window);
-            if (_discarding)
-            {
-                if (index < 0)
-                {
-                    buffer = buffer.Slice(buffer.End);
-                    frame = default;
-                    return false;
-                }
-
-                buffer = buffer.Slice(index + 1);
-                _discarding = false;
-                continue;
-            }
-
-            if (index < 0)
-            {
-                if (buffer.Length > _maxLength)
-                {
-                    // The window holds no delimiter: those bytes all belong to the over-long line; drop them
-                    // and drop the rest of the line as it comes.
-                    long seen = buffer.Length;
-                    buffer = buffer.Slice(window);
-                    _discarding = true;
-                    throw new LineTooLongException(_maxLength, seen);
-                }
-
-                frame = default;
-                return false;
-            }
-
-            frame = buffer.Slice(0, index);
-            buffer = buffer.Slice(index + 1);
-            return true;
-        }
-    }
+    public bool TryDecode(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> frame) =>
+        _scanner.TryTake(ref buffer, out frame);
 
     /// <summary>Decodes the next chunk; at end of stream, the bytes after the last delimiter are the last chunk.</summary>
     /// <exception cref="LineTooLongException">The chunk is longer than <see cref="MaxLength"/>.</exception>
     public bool TryDecodeEof(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> frame)
     {
-        if (TryDecode(ref buffer, out frame))
-        {
-            return true;
-        }
-
-        if (buffer.IsEmpty || _discarding)
-        {
-            buffer = buffer.Slice(buffer.End);
-            _discarding = false;
-            return false;
-        }
-
-        frame = buffer;
-        buffer = buffer.Slice(buffer.End);
-        return true;
+        return TryDecode(ref buffer, out frame) || _scanner.TryTakeLast(ref buffer, out frame);
     }
 
     /// <summary>Writes the chunk, then the sequence writer delimiter.</summary>
@@ -155,16 +100,5 @@ public sealed class AnyDelimiterCodec : ICodec<ReadOnlySequence<byte>>, IEncoder
         int written = Encoding.UTF8.GetBytes(frame, span);
         _sequenceDelimiter.CopyTo(span[written..]);
         output.Advance(written + _sequenceDelimiter.Length);
-    }
-
-    private long IndexOfDelimiter(in ReadOnlySequence<byte> buffer, long limit)
-    {
-        if (buffer.IsSingleSegment)
-        {
-            return buffer.FirstSpan[..(int)limit].IndexOfAny(_seek);
-        }
-
-        var reader = new SequenceReader<byte>(buffer.Slice(0, limit));
-        return reader.TryAdvanceToAny(_seekBytes, advancePastDelimiter: false) ? reader.Consumed : -1;
     }
 }

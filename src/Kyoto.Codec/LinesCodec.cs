@@ -1,6 +1,6 @@
-// LinesCodec keeps one piece of state, _discarding: set when a line over the maximum was refused and its end has
-// not been seen yet. While it is set, TryDecode consumes bytes up to and including the next '\n' and then decodes
-// normally again (tokio-util's resynchronisation). Because of that state, use one instance per stream.
+// LinesCodec keeps one piece of state, its scanner's Discarding: set when a line over the maximum was refused and its
+// end has not been seen yet. While it is set, TryDecode consumes bytes up to and including the next '\n' and then
+// decodes normally again (tokio-util's resynchronisation). Because of that state, use one instance per stream.
 // A line is searched for in at most MaxLength + 1 bytes, so a flood without newlines never makes the framed
 // reader's buffer grow past about MaxLength: the codec refuses it and discards it as it arrives.
 using System.Buffers;
@@ -38,7 +38,7 @@ public sealed class LinesCodec : ICodec<string>
     public const int DefaultMaxLength = 64 * 1024;
 
     private readonly int _maxLength;
-    private bool _discarding;
+    private readonly DelimitedScanner _scanner;
 
     /// <summary>Creates the codec.</summary>
     /// <param name="maxLength">The longest line accepted, in bytes. Defaults to <see cref="DefaultMaxLength"/> (64 KiB).</param>
@@ -47,6 +47,7 @@ public sealed class LinesCodec : ICodec<string>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxLength);
         _maxLength = maxLength;
+        _scanner = new DelimitedScanner("\n"u8, maxLength);
     }
 
     /// <summary>The longest line accepted, in bytes, without its <c>\n</c>.</summary>
@@ -57,45 +58,14 @@ public sealed class LinesCodec : ICodec<string>
     /// <exception cref="InvalidUtf8Exception">The line is not valid UTF-8; it has been consumed.</exception>
     public bool TryDecode(ref ReadOnlySequence<byte> buffer, out string frame)
     {
-        while (true)
+        if (_scanner.TryTake(ref buffer, out ReadOnlySequence<byte> line))
         {
-            long window = Math.Min(buffer.Length, (long)_maxLength + 1);
-            long index = IndexOfNewline(buffer, _discarding ? buffer.Length : window);
-            if (_discarding)
-            {
-                if (index < 0)
-                {
-                    buffer = buffer.Slice(buffer.End);
-                    frame = string.Empty;
-                    return false;
-                }
-
-                buffer = buffer.Slice(index + 1);
-                _discarding = false;
-                continue;
-            }
-
-            if (index < 0)
-            {
-                if (buffer.Length > _maxLength)
-                {
-                    // The window holds no delimiter: those bytes all belong to the over-long line; drop them
-                    // and drop the rest of the line as it comes.
-                    long seen = buffer.Length;
-                    buffer = buffer.Slice(window);
-                    _discarding = true;
-                    throw new LineTooLongException(_maxLength, seen);
-                }
-
-                frame = string.Empty;
-                return false;
-            }
-
-            ReadOnlySequence<byte> line = buffer.Slice(0, index);
-            buffer = buffer.Slice(index + 1);
             frame = DecodeLine(line);
             return true;
         }
+
+        frame = string.Empty;
+        return false;
     }
 
     /// <summary>Decodes the next line; at end of stream, the bytes after the last <c>\n</c> are the last line.</summary>
@@ -108,15 +78,11 @@ public sealed class LinesCodec : ICodec<string>
             return true;
         }
 
-        if (buffer.IsEmpty || _discarding)
+        if (!_scanner.TryTakeLast(ref buffer, out ReadOnlySequence<byte> line))
         {
-            buffer = buffer.Slice(buffer.End);
-            _discarding = false;
             return false;
         }
 
-        ReadOnlySequence<byte> line = buffer;
-        buffer = buffer.Slice(buffer.End);
         frame = DecodeLine(line);
         return true;
     }
@@ -132,18 +98,6 @@ public sealed class LinesCodec : ICodec<string>
         int written = Encoding.UTF8.GetBytes(frame, span);
         span[written] = (byte)'\n';
         output.Advance(written + 1);
-    }
-
-    private static long IndexOfNewline(in ReadOnlySequence<byte> buffer, long limit)
-    {
-        if (buffer.IsSingleSegment)
-        {
-            ReadOnlySpan<byte> span = buffer.FirstSpan[..(int)limit];
-            return span.IndexOf((byte)'\n');
-        }
-
-        SequencePosition? position = buffer.Slice(0, limit).PositionOf((byte)'\n');
-        return position is { } p ? buffer.Slice(0, p).Length : -1;
     }
 
     private static string DecodeLine(ReadOnlySequence<byte> line)
