@@ -52,7 +52,7 @@ namespace Kyoto.Codec;
 /// }
 /// </code>
 /// </example>
-public sealed class FramedRead<T> : IAsyncEnumerable<T>, IAsyncDisposable
+public sealed partial class FramedRead<T> : IAsyncEnumerable<T>, IAsyncDisposable
 {
     // Reads ask for at least this much free space (compacting or growing first), so a read is never tiny.
     private const int MinimumReadSize = 256;
@@ -138,7 +138,7 @@ public sealed class FramedRead<T> : IAsyncEnumerable<T>, IAsyncDisposable
         {
             return TryWaitSynchronously(cancellationToken, out bool ready, out ValueTask<int> read)
                 ? new ValueTask<bool>(ready)
-                : WaitToReadSlowAsync(read, cancellationToken);
+                : (_waitSource ??= new WaitSource(this)).Start(read, cancellationToken);
         }
         catch (Exception e)
         {
@@ -187,19 +187,8 @@ public sealed class FramedRead<T> : IAsyncEnumerable<T>, IAsyncDisposable
         }
     }
 
-    // The slow paths are flat (ReadAsync's does not await WaitToReadAsync's): each suspension of the caller costs
-    // one pooled box, not one per nesting level.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> WaitToReadSlowAsync(ValueTask<int> read, CancellationToken cancellationToken)
-    {
-        do
-        {
-            Received(await read.ConfigureAwait(true));
-        }
-        while (!TryWaitSynchronously(cancellationToken, out _, out read));
-
-        return _hasPending;
-    }
+    // The wait that has to read is a reusable source (FramedRead.WaitSource.cs: no allocation per wait); ReadAsync's
+    // slow path is a pooled async method, flat (it does not await WaitToReadAsync's).
 
     /// <summary>
     /// Reads the next frame, reading from the stream as needed. Completes synchronously when a frame is buffered.
