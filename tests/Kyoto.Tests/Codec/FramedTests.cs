@@ -391,4 +391,43 @@ public abstract class FramedTests : RuntimeTestBase
             Assert.Same(b, lines.Release());
         });
     }
+
+    [Fact]
+    public void WaitToRead_OverTcp_TaskAbortedOrTokenCancelledWhileWaiting_EndsTheWait_AndLosesNoByte()
+    {
+        using var rt = NewRuntime();
+        string after = rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = Kyoto.Net.TcpAcceptor.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            using Kyoto.Net.TcpStream client = await Kyoto.Net.TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+            using Kyoto.Net.TcpStream server = await acceptor.AcceptAsync();
+            var lines = new FramedRead<string>(server, new LinesCodec());
+
+            // Abort: the task parked in the wait (nothing to read) ends as cancelled.
+            var parked = new OnceEvent();
+            JoinHandle<bool> waiting = KyotoTask.Spawn(async () =>
+            {
+                ValueTask<bool> wait = lines.WaitToReadAsync();
+                parked.Set();
+                return await wait;
+            });
+            await parked.WaitAsync();
+            waiting.Abort();
+            JoinException aborted = await Assert.ThrowsAsync<JoinException>(async () => await waiting);
+            Assert.True(aborted.IsCancelled);
+
+            // A token cancelled while the wait has half a line buffered: the bytes stay for the next wait.
+            await client.WriteAllAsync("hel"u8.ToArray());
+            using var cts = new CancellationTokenSource();
+            ValueTask<bool> cancelled = lines.WaitToReadAsync(cts.Token);
+            await KyotoTask.Yield();
+            cts.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cancelled);
+            await client.WriteAllAsync("lo\n"u8.ToArray());
+            Assert.True(await lines.WaitToReadAsync());
+            Assert.True(lines.TryRead(out string line));
+            return line;
+        });
+        Assert.Equal("hello", after);
+    }
 }
