@@ -142,26 +142,7 @@ public abstract class SocketStressTests : RuntimeTestBase
         using var b = UdpSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         a.Connect(b.LocalEndPoint);
         b.Connect(a.LocalEndPoint);
-        JoinHandle echo = KyotoTask.Spawn(async () =>
-        {
-            var buffer = new byte[4];
-            for (int i = 0; i < rounds; i++)
-            {
-                int n = await b.ReceiveAsync(buffer);
-                await b.SendAsync(buffer.AsMemory(0, n));
-            }
-        });
-        var back = new byte[4];
-        int ok = 0;
-        for (int i = 0; i < rounds; i++)
-        {
-            await a.SendAsync(BitConverter.GetBytes(i));
-            await a.ReceiveAsync(back);
-            ok += BitConverter.ToInt32(back) == i ? 1 : 0;
-        }
-
-        await echo;
-        return ok;
+        return await PingPong(rounds, m => a.SendAsync(m), m => a.ReceiveAsync(m), m => b.SendAsync(m), m => b.ReceiveAsync(m));
     }
 
     private static async Task<int> UnixGame(int rounds)
@@ -170,26 +151,37 @@ public abstract class SocketStressTests : RuntimeTestBase
         using (a)
         using (b)
         {
-            JoinHandle echo = KyotoTask.Spawn(async () =>
-            {
-                var buffer = new byte[4];
-                for (int i = 0; i < rounds; i++)
-                {
-                    int n = await b.ReceiveAsync(buffer);
-                    await b.SendAsync(buffer.AsMemory(0, n));
-                }
-            });
-            var back = new byte[4];
-            int ok = 0;
+            return await PingPong(rounds, m => a.SendAsync(m), m => a.ReceiveAsync(m), m => b.SendAsync(m), m => b.ReceiveAsync(m));
+        }
+    }
+
+    // One side sends each round's number and waits for its echo; the other echoes: the count of exact echoes.
+    private static async Task<int> PingPong(
+        int rounds,
+        Func<ReadOnlyMemory<byte>, ValueTask<int>> sendA,
+        Func<Memory<byte>, ValueTask<int>> receiveA,
+        Func<ReadOnlyMemory<byte>, ValueTask<int>> sendB,
+        Func<Memory<byte>, ValueTask<int>> receiveB)
+    {
+        JoinHandle echo = KyotoTask.Spawn(async () =>
+        {
+            var buffer = new byte[4];
             for (int i = 0; i < rounds; i++)
             {
-                await a.SendAsync(BitConverter.GetBytes(i));
-                await a.ReceiveAsync(back);
-                ok += BitConverter.ToInt32(back) == i ? 1 : 0;
+                int n = await receiveB(buffer);
+                await sendB(buffer.AsMemory(0, n));
             }
-
-            await echo;
-            return ok;
+        });
+        var back = new byte[4];
+        int ok = 0;
+        for (int i = 0; i < rounds; i++)
+        {
+            await sendA(BitConverter.GetBytes(i));
+            await receiveA(back);
+            ok += BitConverter.ToInt32(back) == i ? 1 : 0;
         }
+
+        await echo;
+        return ok;
     }
 }

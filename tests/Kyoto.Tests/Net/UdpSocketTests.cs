@@ -299,27 +299,7 @@ public abstract class UdpSocketTests : RuntimeTestBase
         {
             int registered = Reactor.RegistrationCount;
             var socket = UdpSocket.Bind(AnyLoopback);
-            var (startedTx, startedRx) = Kyoto.Sync.Oneshot.Create<bool>();
-            JoinHandle reader = KyotoTask.Spawn(async () =>
-            {
-                using (socket)
-                {
-                    startedTx.TrySend(true);
-                    await socket.ReceiveFromAsync(new byte[8]);
-                }
-            });
-            await startedRx;
-            await KyotoTask.Yield();
-            reader.Abort();
-            bool wasCancelled = false;
-            try
-            {
-                await reader;
-            }
-            catch (JoinException e) when (e.IsCancelled)
-            {
-                wasCancelled = true;
-            }
+            bool wasCancelled = await AbortWhileBlocked.RunAsync(socket, async s => await s.ReceiveFromAsync(new byte[8]));
 
             return (wasCancelled, registered, Reactor.RegistrationCount);
         });

@@ -245,27 +245,7 @@ public abstract class UnixStreamTests : RuntimeTestBase, IDisposable
         {
             int registered = Reactor.RegistrationCount;
             var (a, b) = UnixStream.CreatePair();
-            var (startedTx, startedRx) = Kyoto.Sync.Oneshot.Create<bool>();
-            JoinHandle reader = KyotoTask.Spawn(async () =>
-            {
-                using (b)
-                {
-                    startedTx.TrySend(true);
-                    await b.ReadAsync(new byte[8]);
-                }
-            });
-            await startedRx;
-            await KyotoTask.Yield();
-            reader.Abort();
-            bool wasCancelled = false;
-            try
-            {
-                await reader;
-            }
-            catch (JoinException e) when (e.IsCancelled)
-            {
-                wasCancelled = true;
-            }
+            bool wasCancelled = await AbortWhileBlocked.RunAsync(b, async s => await s.ReadAsync(new byte[8]));
 
             a.Dispose();
             return (wasCancelled, registered, Reactor.RegistrationCount);

@@ -11,6 +11,9 @@
 //  3. Listeners are called outside _lock, once per arming: OnReady after an event concerns them, OnShutdown when
 //     the registration ends. Disarm (cancellation) removes a listener under _lock only for the version it was
 //     armed for, so a late cancellation of an earlier await never disarms the next one.
+//  4. The reusable readiness waiters belong to one registration: created on first use, dropped by Activate. A
+//     wait failed by Deactivate may still be on its way to its task when the slot serves the next descriptor,
+//     and that descriptor's first wait must not reset it (the first task would then await someone else's wait).
 using Kyoto.Scheduling;
 
 namespace Kyoto.Reactor;

@@ -4,8 +4,10 @@ namespace Kyoto.Scheduling;
 
 /// <summary>
 /// A pooled work item that runs a continuation (a yield, a join-handle await, a timer callback, a callback posted
-/// to a runtime's <see cref="SynchronizationContext"/>) on behalf of a task. Rented and returned on the runtime's threads, so a small per-thread free list keeps it
-/// allocation-free once warm.
+/// to a runtime's <see cref="SynchronizationContext"/>) on behalf of a task. Rented and returned on the runtime's
+/// threads, so a small per-thread free list keeps it allocation-free once warm. (A post from a thread outside the
+/// runtime rents from that thread's list, which never gets items back: such a post allocates, as before pooling,
+/// and its item then joins the list of the worker that runs it.)
 /// </summary>
 /// <remarks>
 /// Ownership: whoever rents an item dispatches it exactly once (or returns it unused). It is in at most one
