@@ -1,17 +1,18 @@
 // The pending socket call of one direction of a SocketIo: a reusable IValueTaskSource, so that a read or write
 // that has to wait allocates nothing (no async state machine, no posted continuation). It is armed on the
-// ScheduledIo as that direction's listener; when an event comes, the worker that turned the reactor retries the
-// call right there, in its dispatch loop, and completes the await with the bytes moved, and the task's
-// continuation goes onto that worker's queue. (Queueing the retry as a work item instead, so that idle workers
-// could steal the calls of a batch of events as they steal Tokio's task polls, measured slower in A/B runs: one
-// 64-byte round trip 19.7-19.9 µs against 15.6-16.5 µs inline, and the 50-connection echo 154k requests/s, p99
-// 640 µs, against 163k, p99 600 µs inline.)
+// ScheduledIo as that direction's listener. When an event comes, the reactor's dispatch only queues the retry
+// (DeferredStart) on the runtime of the task that started the call, as Tokio's driver only wakes a task; the
+// worker that runs the retry makes the call and, when it completes, runs the task's continuation right there
+// (KyotoValueTaskSource.TryCompleteInline), so the task is still one queue hop from the event. Retrying inside
+// the dispatch loop instead (the first design) serialised every call of a batch of events on the thread that
+// turned epoll, before any task ran and while the other workers could not help; queueing the retry and then
+// queueing the continuation again (the second) cost a second hop: 19.7 µs per 64-byte round trip against 15.6.
 //
 // Invariants:
 //  1. One operation in flight per direction (_inUse, 0 -> 1 by CAS in Start, back to 0 once the result is read
 //     or the operation completed synchronously). A second concurrent call is refused with InvalidOperationException.
-//  2. The call is made only by whoever started the operation or disarmed its listener: the starting task, the
-//     reactor's dispatch (OnReady), or the work item queued by a start without coop budget. A cancellation
+//  2. The call is made only by whoever started the operation or disarmed its listener: the starting task, or the
+//     retry work item, queued by the reactor's dispatch (OnReady) or by a start without coop budget. A cancellation
 //     (token or abort) completes the await only if it disarms it first (ScheduledIo.Disarm under its lock, for
 //     the current version), so a cancelled read has read nothing, and a read that won the race delivers its bytes.
 //  3. The token is registered before the operation can be armed and checked under ScheduledIo's lock when it
@@ -39,6 +40,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private bool _sendAll;
     private int _done;
     private int _inUse;
+    private Scheduler? _retryScheduler; // where the retry runs: the runtime of the task that started the call
 
     internal SocketOperation(SocketIo owner, ScheduledIo io, bool send)
     {
@@ -69,14 +71,11 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         _done = done;
         _token = cancellationToken;
         RegisterCancellation(cancellationToken);
-        if (deferred)
+        _retryScheduler = RuntimeContext.ContinuationScheduler(out _);
+        if (deferred && _retryScheduler is not null)
         {
-            Scheduler? scheduler = RuntimeContext.ContinuationScheduler(out _);
-            if (scheduler is not null)
-            {
-                scheduler.Schedule(_deferred, isYield: true);
-                return AsValueTask();
-            }
+            _retryScheduler.Schedule(_deferred, isYield: true);
+            return AsValueTask();
         }
 
         bool completed;
@@ -194,7 +193,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         }
     }
 
-    private void Continue()
+    private void Continue(RuntimeContext ctx)
     {
         bool done;
         int n;
@@ -210,14 +209,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
 
         if (done)
         {
-            if (error is null)
-            {
-                TrySetResult(n);
-            }
-            else
-            {
-                TrySetException(error);
-            }
+            TryCompleteInline(n, error, ctx);
         }
     }
 
@@ -229,7 +221,20 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     }
 
     /// <inheritdoc />
-    public void OnReady(long state) => Continue();
+    public void OnReady(long state)
+    {
+        // The reactor only queues the retry (Tokio's wake): the worker that runs it makes the call and runs the
+        // task's continuation, and idle workers can steal the retries of one batch of events.
+        Scheduler? scheduler = _retryScheduler;
+        if (scheduler is not null)
+        {
+            scheduler.Schedule(_deferred, isYield: false);
+        }
+        else
+        {
+            Continue(RuntimeContext.Current);
+        }
+    }
 
     /// <inheritdoc />
     public void OnShutdown() => TrySetException(new ObjectDisposedException(nameof(Socket), "The socket was closed while a task waited on it."));
@@ -249,7 +254,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     /// <summary>The work item that starts an operation whose caller was out of coop budget.</summary>
     private sealed class DeferredStart(SocketOperation operation) : IWorkItem
     {
-        public void Execute(RuntimeContext ctx) => operation.Continue();
+        public void Execute(RuntimeContext ctx) => operation.Continue(ctx);
 
         public void Discard() => operation.TrySetException(new RuntimeShutdownException("The runtime shut down before the socket call ran."));
     }

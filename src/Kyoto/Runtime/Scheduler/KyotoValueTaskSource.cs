@@ -152,6 +152,50 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         TrySetResult(result);
     }
 
+    /// <summary>
+    /// Completes with a result (or, if <paramref name="error"/> is set, with that fresh exception) and, when the
+    /// await is already registered for this thread's runtime, runs its continuation right here instead of queueing
+    /// it: for a work item that did the awaited work itself (a socket call retried on a worker), so the task is
+    /// one queue hop from the event, as a Tokio task poll is. Call it only at the top of a work item's
+    /// <see cref="IWorkItem.Execute"/>: the continuation runs on this stack. False if already completed.
+    /// </summary>
+    internal bool TryCompleteInline(T result, Exception? error, RuntimeContext ctx)
+    {
+        if (!TryClaim())
+        {
+            return false;
+        }
+
+        if (error is null)
+        {
+            _result = result;
+        }
+        else
+        {
+            _error = error;
+        }
+
+        Volatile.Write(ref _completed, Completed);
+        _registration.Unregister();
+        Action<object?>? previous = Interlocked.CompareExchange(ref _continuation, s_completedSentinel, null);
+        if (previous is null)
+        {
+            return true; // the await registers later and queues the continuation itself
+        }
+
+        Scheduler? scheduler = _scheduler;
+        if (!_yieldFirst && scheduler is not null && ReferenceEquals(ctx.Worker?.Scheduler, scheduler))
+        {
+            Execute(ctx);
+        }
+        else
+        {
+            Dispatch();
+        }
+
+        return true;
+    }
+
     private bool TryClaim() => Interlocked.CompareExchange(ref _completed, Completing, Pending) == Pending;
 
     private void Publish()
