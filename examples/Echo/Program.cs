@@ -79,12 +79,13 @@ static async Task<long> ServeAsync(TcpStream stream)
     {
         var buffer = new byte[4096];
         long total = 0;
+        CancellationToken aborted = KyotoTask.CancellationToken; // this task's own: waits on it cost no registration
         try
         {
             int n;
-            while ((n = await stream.ReadAsync(buffer, KyotoTask.CancellationToken)) > 0)
+            while ((n = await stream.ReadAsync(buffer, aborted)) > 0)
             {
-                await stream.WriteAllAsync(buffer.AsMemory(0, n), KyotoTask.CancellationToken);
+                await stream.WriteAllAsync(buffer.AsMemory(0, n), aborted);
                 total += n;
             }
         }

@@ -102,7 +102,7 @@ internal sealed class SocketIo : IDisposable
             }
         }
 
-        return _receive.Start(buffer, flags, sendAll: false, done: 0, observed, deferred, cancellationToken);
+        return _receive.Start(buffer, flags, sendAll: false, done: 0, observed, deferred, cancellationToken, out _);
     }
 
     /// <summary>
@@ -124,15 +124,22 @@ internal sealed class SocketIo : IDisposable
     internal ValueTask SendAllAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         // Completed at once (sent, or failed: the ValueTask wraps the result or the exception, no source), or
-        // parked on the direction's operation, whose current await this same version is.
-        ValueTask<int> send = Send(buffer, sendAll: true, cancellationToken);
-        return send.IsCompletedSuccessfully ? ValueTask.CompletedTask
-            : send.IsCompleted ? new ValueTask(send.AsTask()) // failed: the task carries the exception
-            : _send.AsValueTaskVoid();
+        // parked on the direction's operation, whose current await this same version is. Which one is known from
+        // Send, never from the ValueTask's status: a parked operation may complete on another worker before the
+        // status is read, and a status that says "succeeded" would then drop the await whose GetResult releases
+        // the operation (the next write would find the direction busy).
+        ValueTask<int> send = Send(buffer, sendAll: true, cancellationToken, out bool pending);
+        return pending ? _send.AsValueTaskVoid()
+            : send.IsCompletedSuccessfully ? ValueTask.CompletedTask
+            : new ValueTask(send.AsTask()); // failed: the task carries the exception
     }
 
-    private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, CancellationToken cancellationToken)
+    private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, CancellationToken cancellationToken) =>
+        Send(buffer, sendAll, cancellationToken, out _);
+
+    private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, CancellationToken cancellationToken, out bool pending)
     {
+        pending = false;
         if (!Precheck(cancellationToken, out bool deferred, out ValueTask<int> refused))
         {
             return refused;
@@ -179,7 +186,7 @@ internal sealed class SocketIo : IDisposable
         }
 
         Memory<byte> writable = System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffer);
-        return _send.Start(writable, SocketFlags.None, sendAll, sent, observed, deferred, cancellationToken);
+        return _send.Start(writable, SocketFlags.None, sendAll, sent, observed, deferred, cancellationToken, out pending);
     }
 
     /// <summary>

@@ -55,10 +55,13 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     /// <summary>
     /// Continues a call whose first attempt returned EAGAIN after the caller read <paramref name="observed"/>
     /// (<paramref name="deferred"/> false), or starts it from the back of the run queue (the caller is out of
-    /// coop budget). <paramref name="done"/> is what a write-all already sent.
+    /// coop budget). <paramref name="done"/> is what a write-all already sent. <paramref name="pending"/> says
+    /// that the result is this operation's await (which must be awaited, or its result read, to release it),
+    /// not a completed value.
     /// </summary>
-    internal ValueTask<int> Start(Memory<byte> buffer, SocketFlags flags, bool sendAll, int done, long observed, bool deferred, CancellationToken cancellationToken)
+    internal ValueTask<int> Start(Memory<byte> buffer, SocketFlags flags, bool sendAll, int done, long observed, bool deferred, CancellationToken cancellationToken, out bool pending)
     {
+        pending = false;
         if (Interlocked.CompareExchange(ref _inUse, 1, 0) != 0)
         {
             return ValueTask.FromException<int>(ScheduledIo.BusyError(_interest));
@@ -75,6 +78,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         if (deferred && _retryScheduler is not null)
         {
             _retryScheduler.Schedule(_deferred, isYield: true);
+            pending = true;
             return AsValueTask();
         }
 
@@ -93,6 +97,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
 
         if (!completed)
         {
+            pending = true;
             return AsValueTask();
         }
 

@@ -135,6 +135,13 @@ internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
 
     private Exception? StoredException => _ecOrException as Exception;
 
+    /// <summary>
+    /// True if <paramref name="token"/> is this task's own <see cref="Token"/>. Its only canceller is
+    /// <see cref="Abort"/>, which also wakes the Kyoto awaitable the task is parked on, so a wait of this task
+    /// needs no registration on it (<see cref="KyotoValueTaskSource{T}.RegisterCancellation"/>).
+    /// </summary>
+    internal bool IsOwnToken(CancellationToken token) => Volatile.Read(ref _cts) is { } cts && token == cts.Token;
+
     /// <summary>The task's cancellation token: cancelled when the task is aborted. Created on first use.</summary>
     internal CancellationToken Token
     {

@@ -491,4 +491,90 @@ public abstract class AbortTests : RuntimeTestBase
         });
         Assert.Equal(31, value);
     }
+    [Fact]
+    public void Abort_WaitOnTheTasksOwnToken_EndsCancelledAndLeavesNoWaiter()
+    {
+        // The task's own token is not registered on the wait (KyotoValueTaskSource invariant 5): the abort alone
+        // must end the wait and take the waiter out, so a permit added later is not swallowed by a ghost.
+        using var rt = NewRuntime();
+        (Exception? inside, bool joinCancelled, bool acquiredAfter) = rt.BlockOnBounded(async () =>
+        {
+            var semaphore = new AsyncSemaphore(0);
+            var (readyTx, readyRx) = Oneshot.Create<bool>();
+            Exception? seen = null;
+            JoinHandle h = KyotoTask.Spawn(async () =>
+            {
+                await KyotoTask.Yield();
+                readyTx.TrySend(true);
+                try
+                {
+                    using SemaphorePermit permit = await semaphore.AcquireAsync(KyotoTask.CancellationToken);
+                }
+                catch (Exception e)
+                {
+                    seen = e;
+                    throw;
+                }
+            });
+            await readyRx;
+            await KyotoTask.Yield();
+            h.Abort();
+            JoinException? join = await Record.ExceptionAsync(async () => await h) as JoinException;
+            semaphore.AddPermits(1);
+            bool acquired = semaphore.TryAcquire(out SemaphorePermit after);
+            after.Dispose();
+            return (seen, join?.IsCancelled == true, acquired);
+        });
+        Assert.IsAssignableFrom<OperationCanceledException>(inside);
+        Assert.True(joinCancelled);
+        Assert.True(acquiredAfter);
+    }
+
+    [Fact]
+    public void Abort_WaitOnAnotherTasksToken_AwaitedElsewhere_IsCancelledByThatTasksAbort()
+    {
+        // A wait started in task A with A's own token but awaited by task B: A's abort does not reach B's await
+        // through A's parked-on waiter, so the await must register the token after all.
+        using var rt = NewRuntime();
+        (bool cancelled, bool tokenMatches, bool acquiredAfter) = rt.BlockOnBounded(async () =>
+        {
+            var semaphore = new AsyncSemaphore(0);
+            var (waitTx, waitRx) = Oneshot.Create<(ValueTask<SemaphorePermit> Wait, CancellationToken Token)>();
+            var (neverTx, neverRx) = Oneshot.Create<int>();
+            JoinHandle a = KyotoTask.Spawn(async () =>
+            {
+                await KyotoTask.Yield();
+                waitTx.TrySend((semaphore.AcquireAsync(KyotoTask.CancellationToken), KyotoTask.CancellationToken));
+                await neverRx;
+            });
+            (ValueTask<SemaphorePermit> wait, CancellationToken aToken) = await waitRx;
+            var (awaitingTx, awaitingRx) = Oneshot.Create<bool>();
+            JoinHandle<Exception?> b = KyotoTask.Spawn<Exception?>(async () =>
+            {
+                try
+                {
+                    ValueTask<SemaphorePermit> pending = wait;
+                    awaitingTx.TrySend(true); // the await below registers before A's abort can be seen by it, or after: both must end it
+                    using SemaphorePermit permit = await pending;
+                    return null;
+                }
+                catch (OperationCanceledException e)
+                {
+                    return e;
+                }
+            });
+            await awaitingRx;
+            a.Abort();
+            await Record.ExceptionAsync(async () => await a);
+            Exception? error = await b;
+            semaphore.AddPermits(1);
+            bool acquired = semaphore.TryAcquire(out SemaphorePermit after);
+            after.Dispose();
+            GC.KeepAlive(neverTx);
+            return (error is OperationCanceledException, (error as OperationCanceledException)?.CancellationToken == aToken, acquired);
+        });
+        Assert.True(cancelled);
+        Assert.True(tokenMatches);
+        Assert.True(acquiredAfter);
+    }
 }

@@ -24,6 +24,11 @@ namespace Kyoto.Scheduling;
 /// <see cref="OnCancellationRequested"/>, which a primitive overrides to take its waiter out of its queue under
 /// its own lock before completing, so a cancelled wait leaves no waiter behind and a concurrent hand-off
 /// either wins (the waiter gets the value) or sees the waiter gone.</item>
+/// <item>The running task's own token is not registered (<see cref="RegisterCancellation"/>): its only canceller
+/// is the task's abort, which cancels it and then wakes the wait the task is parked on
+/// (<see cref="IAbortable.AbortWaiter"/>; <c>SetParkedOn</c> catches an abort that came before the await). If
+/// another task awaits, <see cref="OnCompleted"/> registers the token after all. Saves a registration and an
+/// unregistration (a lock each) per wait when code passes <c>KyotoTask.CancellationToken</c>.</item>
 /// <item>A token callback from an earlier await is ignored: it carries its token, which must equal the
 /// token registered for the current await (a cancelled token is refused before arming, so reuse is safe),
 /// and the version it read first, which the primitive compares under its lock before it removes a waiter.</item>
@@ -48,6 +53,9 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
     private short _version;
     private CancellationTokenRegistration _registration;
     private CancellationToken _registeredToken;
+
+    // Set when the token is the registering task's own (invariant 5): not registered, unless another task awaits.
+    private TaskCore? _tokenTask;
 
     /// <summary>The token of the current await.</summary>
     internal short Version => _version;
@@ -80,17 +88,33 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         _error = null;
         _registration = default;
         _registeredToken = default;
+        _tokenTask = null;
     }
 
-    /// <summary>Makes <paramref name="token"/> complete this await with <see cref="OperationCanceledException"/>.</summary>
+    /// <summary>
+    /// Makes <paramref name="token"/> complete this await with <see cref="OperationCanceledException"/>. The
+    /// running task's own token (<c>KyotoTask.CancellationToken</c>) is not registered: only the task's abort
+    /// cancels it, and the abort wakes the wait itself (invariant 5).
+    /// </summary>
     internal void RegisterCancellation(CancellationToken token)
     {
-        if (token.CanBeCanceled)
+        if (!token.CanBeCanceled)
         {
-            _registeredToken = token;
-            _registration = token.UnsafeRegister(static (s, t) => ((KyotoValueTaskSource<T>)s!).CancelFromToken(t), this);
+            return;
         }
+
+        _registeredToken = token;
+        if (RuntimeContext.CurrentOrNull?.CurrentTask is { } task && task.IsOwnToken(token))
+        {
+            _tokenTask = task;
+            return;
+        }
+
+        Register(token);
     }
+
+    private void Register(CancellationToken token) =>
+        _registration = token.UnsafeRegister(static (s, t) => ((KyotoValueTaskSource<T>)s!).CancelFromToken(t), this);
 
     /// <summary>Drops the token registration of an await that will not be waited on after all.</summary>
     internal void DisposeRegistration()
@@ -98,6 +122,7 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         _registration.Dispose();
         _registration = default;
         _registeredToken = default;
+        _tokenTask = null;
     }
 
     private void CancelFromToken(CancellationToken token)
@@ -285,6 +310,14 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
         }
 
         _scheduler = RuntimeContext.ContinuationScheduler(out _owner);
+        if (_tokenTask is { } tokenTask && !ReferenceEquals(tokenTask, _owner))
+        {
+            // Awaited by another task than the one whose token it carries: that task's abort would not reach
+            // this wait, so the token is registered after all (a token already cancelled completes it here).
+            _tokenTask = null;
+            Register(_registeredToken);
+        }
+
         if (_scheduler is null && (flags & ValueTaskSourceOnCompletedFlags.UseSchedulingContext) != 0)
         {
             RuntimeContext.WrapForForeignContext(ref continuation, ref state);
