@@ -26,6 +26,9 @@ internal sealed class SocketIo : IDisposable
     private readonly ScheduledIo _io;
     private readonly SocketOperation _receive;
     private readonly SocketOperation _send;
+    private readonly SafeSocketHandle _handle;
+    private readonly int _fd;
+    private readonly bool _direct; // a stream socket: recv and send go straight to libc (SocketCalls)
     private int _disposed;
 
     /// <summary>Registers <paramref name="socket"/> with the current runtime's reactor.</summary>
@@ -40,7 +43,10 @@ internal sealed class SocketIo : IDisposable
         socket.Blocking = false;
         Socket = socket;
         IsStream = socket.SocketType == SocketType.Stream;
-        _io = reactor.Register((int)socket.Handle);
+        _handle = socket.SafeHandle;
+        _fd = (int)_handle.DangerousGetHandle();
+        _direct = IsStream && OperatingSystem.IsLinux();
+        _io = reactor.Register(_fd);
         _receive = new SocketOperation(this, _io, send: false);
         _send = new SocketOperation(this, _io, send: true);
     }
@@ -57,6 +63,20 @@ internal sealed class SocketIo : IDisposable
     internal bool IsStream { get; }
 
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>One non-blocking receive: the byte count, or 0 with the error (WouldBlock: nothing there).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal int ReceiveNow(Span<byte> buffer, SocketFlags flags, out SocketError error) =>
+        _direct && SocketCalls.IsDirect(flags)
+            ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
+            : Socket.Receive(buffer, flags, out error);
+
+    /// <summary>One non-blocking send: the byte count, or 0 with the error (WouldBlock: nothing fits).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal int SendNow(ReadOnlySpan<byte> buffer, SocketFlags flags, out SocketError error) =>
+        _direct && SocketCalls.IsDirect(flags)
+            ? SocketCalls.Send(_handle, _fd, buffer, flags, out error)
+            : Socket.Send(buffer, flags, out error);
 
     /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
     /// <remarks>
@@ -84,7 +104,7 @@ internal sealed class SocketIo : IDisposable
             observed = _io.State;
             if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0)
             {
-                int n = Socket.Receive(buffer.Span, flags, out SocketError error);
+                int n = ReceiveNow(buffer.Span, flags, out SocketError error);
                 if (error == SocketError.Success)
                 {
                     if (IsShortStreamRead(n, buffer.Length, flags))
@@ -157,7 +177,7 @@ internal sealed class SocketIo : IDisposable
                     break; // known unwritable (a short send filled the buffer): wait for the edge
                 }
 
-                int n = Socket.Send(buffer.Span[sent..], SocketFlags.None, out SocketError error);
+                int n = SendNow(buffer.Span[sent..], SocketFlags.None, out SocketError error);
                 if (error == SocketError.Success)
                 {
                     bool filled = IsStream && n < buffer.Length - sent;
@@ -227,7 +247,7 @@ internal sealed class SocketIo : IDisposable
     {
         ThrowIfDisposed();
         long observed = _io.State;
-        received = Socket.Receive(buffer, flags, out SocketError error);
+        received = ReceiveNow(buffer, flags, out SocketError error);
         return Finish(error, observed, Readiness.Readable);
     }
 
@@ -236,7 +256,7 @@ internal sealed class SocketIo : IDisposable
     {
         ThrowIfDisposed();
         long observed = _io.State;
-        sent = Socket.Send(buffer, SocketFlags.None, out SocketError error);
+        sent = SendNow(buffer, SocketFlags.None, out SocketError error);
         return Finish(error, observed, Readiness.Writable);
     }
 

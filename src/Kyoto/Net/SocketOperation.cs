@@ -139,8 +139,8 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
                 try
                 {
                     moved = _send
-                        ? _owner.Socket.Send(_buffer.Span[_done..], _flags, out status)
-                        : _owner.Socket.Receive(_buffer.Span, _flags, out status);
+                        ? _owner.SendNow(_buffer.Span[_done..], _flags, out status)
+                        : _owner.ReceiveNow(_buffer.Span, _flags, out status);
                 }
                 catch (ObjectDisposedException e)
                 {
