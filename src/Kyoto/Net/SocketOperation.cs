@@ -1,7 +1,7 @@
 // The pending socket call of one direction of a SocketIo: a reusable IValueTaskSource, so that a read or write
 // that has to wait allocates nothing (no async state machine, no posted continuation). It is armed on the
 // ScheduledIo as that direction's listener. When an event comes, the reactor's dispatch only queues the retry
-// (DeferredStart) on the runtime of the task that started the call, as Tokio's driver only wakes a task; the
+// (RetryItem) on the runtime of the task that started the call, as Tokio's driver only wakes a task; the
 // worker that runs the retry makes the call and, when it completes, runs the task's continuation right there
 // (KyotoValueTaskSource.TryCompleteInline), so the task is still one queue hop from the event. Retrying inside
 // the dispatch loop instead (the first design) serialised every call of a batch of events on the thread that
@@ -32,7 +32,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private readonly ScheduledIo _io;
     private readonly int _interest;
     private readonly bool _send;
-    private readonly DeferredStart _deferred;
+    private readonly RetryItem _retry;
     private readonly uint _generation; // the registration this operation's socket owns (ScheduledIo slots are reused)
     private Memory<byte> _buffer;
     private SocketFlags _flags;
@@ -48,7 +48,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         _io = io;
         _send = send;
         _interest = send ? Readiness.WriteInterest : Readiness.ReadInterest;
-        _deferred = new DeferredStart(this);
+        _retry = new RetryItem(this);
         _generation = io.Generation;
     }
 
@@ -77,7 +77,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         _retryScheduler = RuntimeContext.ContinuationScheduler(out _);
         if (deferred && _retryScheduler is not null)
         {
-            _retryScheduler.Schedule(_deferred, isYield: true);
+            _retryScheduler.Schedule(_retry, isYield: true);
             pending = true;
             return AsValueTask();
         }
@@ -233,7 +233,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         Scheduler? scheduler = _retryScheduler;
         if (scheduler is not null)
         {
-            scheduler.Schedule(_deferred, isYield: false);
+            scheduler.Schedule(_retry, isYield: false);
         }
         else
         {
@@ -256,8 +256,11 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
 
     protected override void OnConsumed() => Release();
 
-    /// <summary>The work item that starts an operation whose caller was out of coop budget.</summary>
-    private sealed class DeferredStart(SocketOperation operation) : IWorkItem
+    /// <summary>
+    /// The work item that makes the call on a worker: after a readiness event (queued by <see cref="OnReady"/>), or
+    /// to start an operation whose caller was out of coop budget.
+    /// </summary>
+    private sealed class RetryItem(SocketOperation operation) : IWorkItem
     {
         public void Execute(RuntimeContext ctx) => operation.Continue(ctx);
 
