@@ -58,7 +58,7 @@ return runtime.BlockOn(async () =>
     {
         onInterrupt.Abort();
         onTerminate.Abort();
-        Console.WriteLine($"stopped. (garbage collections: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2; {GC.GetTotalAllocatedBytes() / 1024} KiB allocated in all)");
+        Console.WriteLine($"stopped. (garbage collections: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2; {GC.GetTotalAllocatedBytes() / 1024} KiB allocated in all; {System.Runtime.JitInfo.GetCompiledMethodCount()} methods compiled in {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0} ms)");
     }
 
     return 0;
