@@ -568,19 +568,27 @@ public abstract class SelectJoinTests : RuntimeTestBase
         {
             var (tx0, rx0) = Oneshot.Create<int>();
             var (tx2, rx2) = Oneshot.Create<int>();
+            var (thirdStartedTx, thirdStartedRx) = Oneshot.Create<bool>();
             var b0 = new StrongBox<bool>();
             var b2 = new StrongBox<bool>();
             Exception? ex = await Record.ExceptionAsync(async () => await Join.TryAllAsync(
                 ct => Recv(rx0, ct, b0),
                 async ct =>
                 {
-                    await KyotoTask.Yield();
+                    // Fails only once the third branch has started: a failure that came earlier (another worker
+                    // running this branch while the owner is still starting them) would rightly leave the third
+                    // branch unstarted, which is not what this test is about.
+                    await thirdStartedRx;
                     throw new InvalidDataException("second failed");
 #pragma warning disable CS0162 // unreachable: gives the lambda its result type
                     return "never";
 #pragma warning restore CS0162
                 },
-                ct => Recv(rx2, ct, b2)));
+                ct =>
+                {
+                    thirdStartedTx.TrySend(true);
+                    return Recv(rx2, ct, b2);
+                }));
             GC.KeepAlive(tx0);
             GC.KeepAlive(tx2);
             return (ex, b0.Value, b2.Value);
