@@ -30,36 +30,9 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal static int Receive(SafeSocketHandle handle, int fd, Span<byte> buffer, SocketFlags flags, out SocketError error)
     {
-        bool added = false;
-        try
+        fixed (byte* p = &MemoryMarshal.GetReference(buffer))
         {
-            handle.DangerousAddRef(ref added);
-            fixed (byte* p = &MemoryMarshal.GetReference(buffer))
-            {
-                while (true)
-                {
-                    nint n = recv(fd, p, (nuint)buffer.Length, (int)flags);
-                    if (n >= 0)
-                    {
-                        error = SocketError.Success;
-                        return (int)n;
-                    }
-
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno != Native.Libc.EINTR)
-                    {
-                        error = ToSocketError(errno);
-                        return 0;
-                    }
-                }
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
+            return Call(handle, fd, p, buffer.Length, (int)flags, send: false, out error);
         }
     }
 
@@ -67,27 +40,32 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal static int Send(SafeSocketHandle handle, int fd, ReadOnlySpan<byte> buffer, SocketFlags flags, out SocketError error)
     {
+        fixed (byte* p = &MemoryMarshal.GetReference(buffer))
+        {
+            return Call(handle, fd, p, buffer.Length, (int)flags | MsgNoSignal, send: true, out error);
+        }
+    }
+
+    private static int Call(SafeSocketHandle handle, int fd, byte* p, int length, int flags, bool send, out SocketError error)
+    {
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            fixed (byte* p = &MemoryMarshal.GetReference(buffer))
+            while (true)
             {
-                while (true)
+                nint n = send ? NativeSend(fd, p, (nuint)length, flags) : NativeRecv(fd, p, (nuint)length, flags);
+                if (n >= 0)
                 {
-                    nint n = send(fd, p, (nuint)buffer.Length, (int)flags | MsgNoSignal);
-                    if (n >= 0)
-                    {
-                        error = SocketError.Success;
-                        return (int)n;
-                    }
+                    error = SocketError.Success;
+                    return (int)n;
+                }
 
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno != Native.Libc.EINTR)
-                    {
-                        error = ToSocketError(errno);
-                        return 0;
-                    }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Native.Libc.EINTR)
+                {
+                    error = ToSocketError(errno);
+                    return 0;
                 }
             }
         }
@@ -142,9 +120,9 @@ internal static unsafe partial class SocketCalls
         _ => SocketError.SocketError,
     };
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recv(int fd, byte* buf, nuint len, int flags);
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static partial nint NativeRecv(int fd, byte* buf, nuint len, int flags);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint send(int fd, byte* buf, nuint len, int flags);
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static partial nint NativeSend(int fd, byte* buf, nuint len, int flags);
 }
