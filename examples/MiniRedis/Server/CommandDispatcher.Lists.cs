@@ -5,24 +5,38 @@ namespace MiniRedis.Server;
 /// <summary>List commands.</summary>
 public sealed partial class CommandDispatcher
 {
+    /// <summary>
+    /// The list at <paramref name="key"/> (null if there is none), or false, with the WRONGTYPE error added to
+    /// <paramref name="replies"/>, if the key holds something else. Call under <c>_db.Gate</c>.
+    /// </summary>
+    private bool TryGetList(ReadOnlySpan<byte> key, ReplyBuffer replies, out RedisList? list)
+    {
+        switch (_db.Lookup(key))
+        {
+            case null:
+                list = null;
+                return true;
+            case RedisList existing:
+                list = existing;
+                return true;
+            default:
+                list = null;
+                replies.Add(Errors.WrongType);
+                return false;
+        }
+    }
+
     private void Push(RespCommand command, bool head, ReplyBuffer replies)
     {
         ReadOnlySpan<byte> key = command[1];
         lock (_db.Gate)
         {
-            RedisList list;
-            switch (_db.Lookup(key))
+            if (!TryGetList(key, replies, out RedisList? list))
             {
-                case null:
-                    list = _db.Add(key, new RedisList());
-                    break;
-                case RedisList existing:
-                    list = existing;
-                    break;
-                default:
-                    replies.Add(Errors.WrongType);
-                    return;
+                return;
             }
+
+            list ??= _db.Add(key, new RedisList());
             for (int i = 2; i < command.Count; i++)
             {
                 if (head)
@@ -56,19 +70,17 @@ public sealed partial class CommandDispatcher
         ReadOnlySpan<byte> key = command[1];
         lock (_db.Gate)
         {
-            RedisList list;
-            switch (_db.Lookup(key))
+            if (!TryGetList(key, replies, out RedisList? list))
             {
-                case null:
-                    replies.Add(hasCount ? RespReply.NullArray : RespReply.NullBulk);
-                    return;
-                case RedisList existing:
-                    list = existing;
-                    break;
-                default:
-                    replies.Add(Errors.WrongType);
-                    return;
+                return;
             }
+
+            if (list is null)
+            {
+                replies.Add(hasCount ? RespReply.NullArray : RespReply.NullBulk);
+                return;
+            }
+
             if (!hasCount)
             {
                 replies.Add(RespReply.Bulk(head ? list.PopHead() : list.PopTail()));
@@ -98,19 +110,17 @@ public sealed partial class CommandDispatcher
         }
         lock (_db.Gate)
         {
-            RedisList list;
-            switch (_db.Lookup(command[1]))
+            if (!TryGetList(command[1], replies, out RedisList? list))
             {
-                case null:
-                    replies.Add(RespReply.Array(0));
-                    return;
-                case RedisList existing:
-                    list = existing;
-                    break;
-                default:
-                    replies.Add(Errors.WrongType);
-                    return;
+                return;
             }
+
+            if (list is null)
+            {
+                replies.Add(RespReply.Array(0));
+                return;
+            }
+
             long length = list.Count;
             if (start < 0)
             {
