@@ -14,6 +14,9 @@
 //     or write of a stream socket (the kernel's buffer drained or filled), clears the readiness it observed
 //     before the call, and only if no newer edge came (ScheduledIo invariant 1). So the next call waits for an
 //     edge instead of making a syscall that would fail, and an edge that arrives meanwhile is never lost.
+//  4. Whether a call parked comes from the call itself (SocketOperation.Start's `pending`), never from the
+//     status of the ValueTask it returned: a parked operation may complete on another worker at any moment, and
+//     its await must still be handed to the caller, whose GetResult is what frees the direction.
 using System.Net.Sockets;
 using Kyoto.Reactor;
 using Kyoto.Scheduling;

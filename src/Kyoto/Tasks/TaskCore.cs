@@ -47,7 +47,9 @@ internal interface IJoinListener
 /// <item>The object is queued once, at spawn. Join continuations travel in their own pooled
 /// <see cref="ActionWorkItem"/>, so the task object stays small and is never in two queues.</item>
 /// <item>Abort is sticky (the abort flag never resets) and cooperative: it cancels the task's token
-/// and wakes the Kyoto awaitable it is parked on (<see cref="SetParkedOn"/>); every later Kyoto await throws.</item>
+/// and wakes the Kyoto awaitable it is parked on (<see cref="SetParkedOn"/>); every later Kyoto await throws.
+/// Abort is the token's only canceller (its source never leaves this object), which is why a wait of this
+/// task on its own token needs no registration on it (<see cref="IsOwnToken"/>).</item>
 /// </list>
 /// </remarks>
 internal abstract class TaskCore : SynchronizationContext, IWorkItem, IAbortable
