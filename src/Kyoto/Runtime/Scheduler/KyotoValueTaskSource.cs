@@ -200,40 +200,32 @@ internal class KyotoValueTaskSource<T> : IValueTaskSource<T>, IValueTaskSource, 
             _error = error;
         }
 
-        Volatile.Write(ref _completed, Completed);
-        _registration.Unregister();
-        Action<object?>? previous = Interlocked.CompareExchange(ref _continuation, s_completedSentinel, null);
-        if (previous is null)
-        {
-            return true; // the await registers later and queues the continuation itself
-        }
-
-        Scheduler? scheduler = _scheduler;
-        if (!_yieldFirst && scheduler is not null && ReferenceEquals(ctx.Worker?.Scheduler, scheduler))
-        {
-            Execute(ctx);
-        }
-        else
-        {
-            Dispatch();
-        }
-
+        Publish(inline: ctx);
         return true;
     }
 
     private bool TryClaim() => Interlocked.CompareExchange(ref _completed, Completing, Pending) == Pending;
 
-    private void Publish()
+    /// <summary>
+    /// Publishes the completion and hands the continuation on if the await already registered (else the await
+    /// queues it when it registers). With <paramref name="inline"/>, a continuation for that worker's runtime runs
+    /// right here (<see cref="TryCompleteInline"/>); otherwise it is queued.
+    /// </summary>
+    private void Publish(RuntimeContext? inline = null)
     {
         Volatile.Write(ref _completed, Completed);
-        Signal();
-    }
-
-    private void Signal()
-    {
         _registration.Unregister();
         Action<object?>? previous = Interlocked.CompareExchange(ref _continuation, s_completedSentinel, null);
-        if (previous is not null)
+        if (previous is null)
+        {
+            return;
+        }
+
+        if (inline is not null && !_yieldFirst && _scheduler is { } scheduler && ReferenceEquals(inline.Worker?.Scheduler, scheduler))
+        {
+            Execute(inline);
+        }
+        else
         {
             Dispatch();
         }
