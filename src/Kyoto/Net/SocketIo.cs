@@ -31,7 +31,6 @@ internal sealed class SocketIo : IDisposable
     private readonly SocketOperation _send;
     private readonly SafeSocketHandle _handle;
     private readonly int _fd;
-    private readonly bool _direct; // a stream socket: recv and send go straight to libc (SocketCalls)
     private int _disposed;
 
     /// <summary>Registers <paramref name="socket"/> with the current runtime's reactor.</summary>
@@ -48,7 +47,6 @@ internal sealed class SocketIo : IDisposable
         IsStream = socket.SocketType == SocketType.Stream;
         _handle = socket.SafeHandle;
         _fd = (int)_handle.DangerousGetHandle();
-        _direct = IsStream && OperatingSystem.IsLinux();
         _io = reactor.Register(_fd);
         _receive = new SocketOperation(this, _io, send: false);
         _send = new SocketOperation(this, _io, send: true);
@@ -67,17 +65,20 @@ internal sealed class SocketIo : IDisposable
 
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
-    /// <summary>One non-blocking receive: the byte count, or 0 with the error (WouldBlock: nothing there).</summary>
+    /// <summary>
+    /// One non-blocking receive: the byte count, or 0 with the error (WouldBlock: nothing there). A stream socket's
+    /// goes straight to libc (<see cref="SocketCalls"/>; the reactor, hence this object, exists only on Linux).
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal int ReceiveNow(Span<byte> buffer, SocketFlags flags, out SocketError error) =>
-        _direct && SocketCalls.IsDirect(flags)
+        IsStream && SocketCalls.IsDirect(flags)
             ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
             : Socket.Receive(buffer, flags, out error);
 
     /// <summary>One non-blocking send: the byte count, or 0 with the error (WouldBlock: nothing fits).</summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal int SendNow(ReadOnlySpan<byte> buffer, SocketFlags flags, out SocketError error) =>
-        _direct && SocketCalls.IsDirect(flags)
+        IsStream && SocketCalls.IsDirect(flags)
             ? SocketCalls.Send(_handle, _fd, buffer, flags, out error)
             : Socket.Send(buffer, flags, out error);
 
