@@ -27,39 +27,6 @@ public class CodecStressTests
         return frame;
     }
 
-    private static (CancellationTokenSource? Cts, JoinHandle? Canceller) MaybeCancel(Random rng)
-    {
-        switch (rng.Next(10))
-        {
-            case 0:
-            {
-                var cts = new CancellationTokenSource();
-                cts.Cancel();
-                return (cts, null);
-            }
-
-            case 1:
-            case 2:
-            {
-                var cts = new CancellationTokenSource();
-                int yields = rng.Next(4);
-                JoinHandle canceller = KyotoTask.Spawn(async () =>
-                {
-                    for (int i = 0; i < yields; i++)
-                    {
-                        await KyotoTask.Yield();
-                    }
-
-                    cts.Cancel();
-                });
-                return (cts, canceller);
-            }
-
-            default:
-                return (null, null);
-        }
-    }
-
     private static async Task WriteAsync(MemoryDuplexEnd end, int count, int seed, Random rng)
     {
         var codec = new LengthDelimitedCodec();
@@ -71,7 +38,7 @@ public class CodecStressTests
             bool taken = false;
             while (!taken)
             {
-                (CancellationTokenSource? cts, JoinHandle? canceller) = MaybeCancel(rng);
+                (CancellationTokenSource? cts, JoinHandle? canceller) = RandomCancellation.Next(rng, outOf: 10, cancelledLater: 2);
                 bool send = rng.Next(8) == 0;
                 try
                 {
@@ -115,7 +82,7 @@ public class CodecStressTests
         int received = 0;
         while (true)
         {
-            (CancellationTokenSource? cts, JoinHandle? canceller) = MaybeCancel(rng);
+            (CancellationTokenSource? cts, JoinHandle? canceller) = RandomCancellation.Next(rng, outOf: 10, cancelledLater: 2);
             ReadOnlySequence<byte> frame;
             try
             {

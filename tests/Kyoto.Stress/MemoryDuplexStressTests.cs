@@ -17,39 +17,6 @@ public class MemoryDuplexStressTests
 
     private static byte At(long position, int direction) => (byte)((position * 31) ^ (position >> 9) ^ (direction * 0x5A));
 
-    /// <summary>A token to use for one operation: none, already cancelled, cancelled right away, or cancelled later by another task.</summary>
-    private static (CancellationTokenSource? Cts, JoinHandle? Canceller) MaybeCancel(Random rng)
-    {
-        switch (rng.Next(8))
-        {
-            case 0:
-            {
-                var cts = new CancellationTokenSource();
-                cts.Cancel();
-                return (cts, null);
-            }
-
-            case 1:
-            {
-                var cts = new CancellationTokenSource();
-                int yields = rng.Next(4);
-                JoinHandle canceller = KyotoTask.Spawn(async () =>
-                {
-                    for (int i = 0; i < yields; i++)
-                    {
-                        await KyotoTask.Yield();
-                    }
-
-                    cts.Cancel();
-                });
-                return (cts, canceller);
-            }
-
-            default:
-                return (null, null);
-        }
-    }
-
     private static async Task<long> WriteDirectionAsync(MemoryDuplexEnd writer, int direction, long total, Random rng)
     {
         var chunk = new byte[4096];
@@ -62,7 +29,7 @@ public class MemoryDuplexStressTests
                 chunk[i] = At(sent + i, direction);
             }
 
-            (CancellationTokenSource? cts, JoinHandle? canceller) = MaybeCancel(rng);
+            (CancellationTokenSource? cts, JoinHandle? canceller) = RandomCancellation.Next(rng, outOf: 8, cancelledLater: 1);
             try
             {
                 ValueTask<int> write = writer.WriteAsync(chunk.AsMemory(0, n), cts?.Token ?? default);
@@ -101,7 +68,7 @@ public class MemoryDuplexStressTests
         while (true)
         {
             int size = rng.Next(1, buffer.Length + 1);
-            (CancellationTokenSource? cts, JoinHandle? canceller) = MaybeCancel(rng);
+            (CancellationTokenSource? cts, JoinHandle? canceller) = RandomCancellation.Next(rng, outOf: 8, cancelledLater: 1);
             int n;
             try
             {

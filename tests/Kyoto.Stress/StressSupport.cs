@@ -1,3 +1,5 @@
+using Kyoto.Tasks;
+
 // Stress tests are heavy: run them one at a time so each has the machine to itself and its timing
 // (and its budget in CI) is predictable.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
@@ -14,4 +16,42 @@ internal static class Seeds
     public static Random For(int stream) => new(unchecked(Run * 31 + stream));
 
     public static string Describe => $"(seed {Run}; rerun with KYOTO_STRESS_SEED={Run})";
+}
+
+/// <summary>Random cancellation for one operation of a stress game.</summary>
+internal static class RandomCancellation
+{
+    /// <summary>
+    /// A token for one operation: with odds 1 in <paramref name="outOf"/> one already cancelled, with odds
+    /// <paramref name="cancelledLater"/> in <paramref name="outOf"/> one that another task cancels after 0-3
+    /// yields (await its <c>Canceller</c>), otherwise none.
+    /// </summary>
+    public static (CancellationTokenSource? Cts, JoinHandle? Canceller) Next(Random rng, int outOf, int cancelledLater)
+    {
+        int pick = rng.Next(outOf);
+        if (pick == 0)
+        {
+            var cts = new CancellationTokenSource();
+            cts.Cancel();
+            return (cts, null);
+        }
+
+        if (pick <= cancelledLater)
+        {
+            var cts = new CancellationTokenSource();
+            int yields = rng.Next(4);
+            JoinHandle canceller = KyotoTask.Spawn(async () =>
+            {
+                for (int i = 0; i < yields; i++)
+                {
+                    await KyotoTask.Yield();
+                }
+
+                cts.Cancel();
+            });
+            return (cts, canceller);
+        }
+
+        return (null, null);
+    }
 }
