@@ -313,13 +313,21 @@ internal sealed class SocketIo : IDisposable
         {
             ObjectDisposedException.ThrowIf(IsDisposed, owner);
             long observed = _io.State;
-            try
+
+            // .NET reports EAGAIN from accept by throwing, and an exception per drained edge (one per connection
+            // when clients connect one at a time) costs more than the accept itself. So accept is called only
+            // when the reactor has reported readiness and a zero-timeout poll says a connection is pending; the
+            // catch is left for another acceptor of the same socket taking the connection in between.
+            if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0 && SocketCalls.PollReadable(_handle, _fd))
             {
-                return Socket.Accept();
-            }
-            catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
-            {
-                // .NET reports EAGAIN from accept by throwing: at most once per drained edge.
+                try
+                {
+                    return Socket.Accept();
+                }
+                catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
+                {
+                    // taken by another acceptor between the poll and the accept
+                }
             }
 
             await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);

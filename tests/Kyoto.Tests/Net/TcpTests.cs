@@ -67,6 +67,55 @@ public abstract class TcpTests : RuntimeTestBase
     }
 
     [Fact]
+    public void Accept_CalledBeforeEachClientConnects_ThrowsNoWouldBlockException()
+    {
+        // .NET's Socket.Accept reports "nothing pending" by throwing. An accept called while no client is there
+        // (each one here) must wait for readiness without that throw-and-catch.
+        const int Connections = 40;
+        using var rt = NewRuntime();
+        RuntimeHandle handle = rt.Handle;
+        int wouldBlock = 0;
+        EventHandler<System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs> onThrow = (_, e) =>
+        {
+            // Counted on this runtime's threads and inside an accept only (a non-blocking connect reports its
+            // progress the same way).
+            if (e.Exception is SocketException { SocketErrorCode: SocketError.WouldBlock }
+                && ReferenceEquals(RuntimeHandle.TryCurrent, handle)
+                && Environment.StackTrace.Contains("Socket.Accept", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref wouldBlock);
+            }
+        };
+        AppDomain.CurrentDomain.FirstChanceException += onThrow;
+        int accepted;
+        try
+        {
+            accepted = rt.BlockOnBounded(async () =>
+            {
+                using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+                int count = 0;
+                for (int i = 0; i < Connections; i++)
+                {
+                    ValueTask<TcpStream> accepting = acceptor.AcceptAsync();
+                    using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+                    using TcpStream server = await accepting;
+                    Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
+                    count++;
+                }
+
+                return count;
+            });
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= onThrow;
+        }
+
+        Assert.Equal(Connections, accepted);
+        Assert.Equal(0, Volatile.Read(ref wouldBlock));
+    }
+
+    [Fact]
     public void ManyConnections_AllEchoTheirOwnData()
     {
         const int Connections = 200;
