@@ -13,7 +13,13 @@
 //     anything else goes through Socket. A send never raises SIGPIPE (MSG_NOSIGNAL).
 //  3. EINTR retries; EAGAIN is SocketError.WouldBlock; every other errno maps to the SocketError that .NET
 //     reports for it (unknown ones to SocketError.SocketError), so callers see the same exceptions either way.
+//  4. A call of at most 64 KiB skips the GC transition (SuppressGCTransition): it never sleeps (MSG_DONTWAIT,
+//     whatever the socket's blocking mode), copies at most 64 KiB and calls back into nothing, so a GC waits for
+//     it a few microseconds at most; the transition's frame and thread lookup cost more than that per call on
+//     the echo path. With no transition no runtime code runs between the call and the read of errno (the
+//     runtime's signal handlers preserve it). Larger calls keep the transition and SetLastError.
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Kyoto.Net;
@@ -22,6 +28,10 @@ namespace Kyoto.Net;
 internal static unsafe partial class SocketCalls
 {
     private const int MsgNoSignal = 0x4000;
+    private const int MsgDontWait = 0x40;
+
+    /// <summary>The largest call made without the GC transition (invariant 4).</summary>
+    private const int SmallTransfer = 64 * 1024;
     private const SocketFlags DirectFlags = SocketFlags.OutOfBand | SocketFlags.Peek | SocketFlags.DontRoute;
 
     /// <summary>True when <paramref name="flags"/> can be passed to libc as they are (invariant 2).</summary>
@@ -47,36 +57,35 @@ internal static unsafe partial class SocketCalls
         }
     }
 
+    // Never inlined: the callers are async state machines, whose bodies are try regions, and on 64-bit a P/Invoke
+    // inside a try region is not inlined but made through a marshalling stub. For the same reason no try/finally
+    // here: nothing between the AddRef and the Release can throw.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static int Call(SafeSocketHandle handle, int fd, byte* p, int length, int flags, bool send, out SocketError error)
     {
         bool added = false;
-        try
+        handle.DangerousAddRef(ref added); // ObjectDisposedException once the socket is closed (invariant 1)
+        flags |= MsgDontWait;
+        nint n;
+        int errno;
+        do
         {
-            handle.DangerousAddRef(ref added);
-            while (true)
+            if (length <= SmallTransfer)
             {
-                nint n = send ? NativeSend(fd, p, (nuint)length, flags) : NativeRecv(fd, p, (nuint)length, flags);
-                if (n >= 0)
-                {
-                    error = SocketError.Success;
-                    return (int)n;
-                }
+                n = send ? SendSmall(fd, p, (nuint)length, flags) : RecvSmall(fd, p, (nuint)length, flags);
+                errno = n < 0 ? Marshal.GetLastSystemError() : 0; // nothing ran since the call (invariant 4)
+            }
+            else
+            {
+                n = send ? NativeSend(fd, p, (nuint)length, flags) : NativeRecv(fd, p, (nuint)length, flags);
+                errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            }
+        }
+        while (n < 0 && errno == Native.Libc.EINTR);
 
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != Native.Libc.EINTR)
-                {
-                    error = ToSocketError(errno);
-                    return 0;
-                }
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        handle.DangerousRelease();
+        error = n >= 0 ? SocketError.Success : ToSocketError(errno);
+        return n >= 0 ? (int)n : 0;
     }
 
     /// <summary>
@@ -156,6 +165,15 @@ internal static unsafe partial class SocketCalls
         125 => SocketError.OperationAborted,    // ECANCELED
         _ => SocketError.SocketError,
     };
+
+    // Invariant 4: without the GC transition.
+    [DllImport("libc", EntryPoint = "recv", ExactSpelling = true)]
+    [SuppressGCTransition]
+    private static extern nint RecvSmall(int fd, byte* buf, nuint len, int flags);
+
+    [DllImport("libc", EntryPoint = "send", ExactSpelling = true)]
+    [SuppressGCTransition]
+    private static extern nint SendSmall(int fd, byte* buf, nuint len, int flags);
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     private static partial nint NativeRecv(int fd, byte* buf, nuint len, int flags);
