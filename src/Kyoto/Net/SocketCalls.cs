@@ -17,7 +17,9 @@
 //     whatever the socket's blocking mode), copies at most 64 KiB and calls back into nothing, so a GC waits for
 //     it a few microseconds at most; the transition's frame and thread lookup cost more than that per call on
 //     the echo path. With no transition no runtime code runs between the call and the read of errno (the
-//     runtime's signal handlers preserve it). Larger calls keep the transition and SetLastError.
+//     runtime's signal handlers preserve it). Larger calls keep the transition and SetLastError. The small calls
+//     go through syscall(2) rather than libc's recv and send, which are thread-cancellation points and update
+//     the thread's cancellation state around every call (Kyoto never cancels threads).
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -32,6 +34,16 @@ internal static unsafe partial class SocketCalls
 
     /// <summary>The largest call made without the GC transition (invariant 4).</summary>
     private const int SmallTransfer = 64 * 1024;
+
+    /// <summary>recvfrom's and sendto's syscall numbers on x86-64 and arm64; -1 elsewhere (invariant 4).</summary>
+    private static readonly long SysRecvFrom = RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 => 45,
+        Architecture.Arm64 => 207,
+        _ => -1,
+    };
+
+    private static readonly long SysSendTo = SysRecvFrom < 0 ? -1 : SysRecvFrom - 1;
     private const SocketFlags DirectFlags = SocketFlags.OutOfBand | SocketFlags.Peek | SocketFlags.DontRoute;
 
     /// <summary>True when <paramref name="flags"/> can be passed to libc as they are (invariant 2).</summary>
@@ -72,7 +84,9 @@ internal static unsafe partial class SocketCalls
         {
             if (length <= SmallTransfer)
             {
-                n = send ? SendSmall(fd, p, (nuint)length, flags) : RecvSmall(fd, p, (nuint)length, flags);
+                n = SysRecvFrom < 0
+                    ? (send ? SendSmall(fd, p, (nuint)length, flags) : RecvSmall(fd, p, (nuint)length, flags))
+                    : SyscallSmall(send ? SysSendTo : SysRecvFrom, fd, p, (nuint)length, flags, 0, 0);
                 errno = n < 0 ? Marshal.GetLastSystemError() : 0; // nothing ran since the call (invariant 4)
             }
             else
@@ -166,7 +180,11 @@ internal static unsafe partial class SocketCalls
         _ => SocketError.SocketError,
     };
 
-    // Invariant 4: without the GC transition.
+    // Invariant 4: without the GC transition, and straight to the kernel where the syscall numbers are known.
+    [DllImport("libc", EntryPoint = "syscall", ExactSpelling = true)]
+    [SuppressGCTransition]
+    private static extern nint SyscallSmall(long number, int fd, byte* buf, nuint len, int flags, nint address, nint addressLength);
+
     [DllImport("libc", EntryPoint = "recv", ExactSpelling = true)]
     [SuppressGCTransition]
     private static extern nint RecvSmall(int fd, byte* buf, nuint len, int flags);
