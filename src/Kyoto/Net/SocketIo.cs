@@ -17,6 +17,7 @@
 //  4. Whether a call parked comes from the call itself (SocketOperation.Start's `pending`), never from the
 //     status of the ValueTask it returned: a parked operation may complete on another worker at any moment, and
 //     its await must still be handed to the caller, whose GetResult is what frees the direction.
+using System.Net;
 using System.Net.Sockets;
 using Kyoto.Reactor;
 using Kyoto.Scheduling;
@@ -81,6 +82,36 @@ internal sealed class SocketIo : IDisposable
         IsStream && SocketCalls.IsDirect(flags)
             ? SocketCalls.Send(_handle, _fd, buffer, flags, out error)
             : Socket.Send(buffer, flags, out error);
+
+    /// <summary>
+    /// One non-blocking receive of a datagram and its sender's address (into <paramref name="address"/>, whose
+    /// size is set): the byte count, or 0 with the error (WouldBlock: nothing there). No exception for EAGAIN,
+    /// unlike Socket.ReceiveFrom.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal int ReceiveFromNow(Span<byte> buffer, SocketFlags flags, SocketAddress address, out SocketError error)
+    {
+        if (SocketCalls.IsDirect(flags))
+        {
+            return SocketCalls.ReceiveFrom(_handle, _fd, buffer, flags, address, out error);
+        }
+
+        try
+        {
+            error = SocketError.Success;
+            return Socket.ReceiveFrom(buffer, flags, address);
+        }
+        catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
+        {
+            error = SocketError.WouldBlock;
+            return 0;
+        }
+    }
+
+    /// <summary>One non-blocking send of a datagram to <paramref name="address"/>: the byte count, or 0 with the error (WouldBlock: no room).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal int SendToNow(ReadOnlySpan<byte> buffer, SocketAddress address, out SocketError error) =>
+        SocketCalls.SendTo(_handle, _fd, buffer, SocketFlags.None, address, out error);
 
     /// <summary>Receives into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
     /// <remarks>

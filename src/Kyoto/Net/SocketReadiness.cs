@@ -2,9 +2,11 @@
 // address, peeks): try the call; on EAGAIN clear the readiness observed before it and wait for the next edge
 // (ScheduledIo invariant 1). Used by UdpSocket, UnixDatagram and UnixStream.
 //
-// .NET's SendTo and ReceiveFrom have no SocketError-out overloads: they report EAGAIN as a SocketException. A call
-// of that kind is made only while the reactor says the socket is ready in that direction (skipUnlessReady), so an
-// exception is thrown at most once per drained edge, never on a socket known to be idle.
+// .NET's SendTo and ReceiveFrom have no SocketError-out overloads: they report EAGAIN as a SocketException, which
+// costs more than the call. So datagram sends and receives with an address go to the kernel directly
+// (SocketIo.SendToNow and ReceiveFromNow, without exceptions); what is left on .NET's throwing calls (a Unix
+// datagram's send, unusual flags) is made only while the reactor says the socket is ready in that direction
+// (skipUnlessReady), so it throws at most once per drained edge, never on a socket known to be idle.
 using System.Net.Sockets;
 using Kyoto.Reactor;
 using Kyoto.Tasks;
@@ -39,6 +41,15 @@ internal static class SocketReadiness
             await io.WaitAfterWouldBlockAsync(observed, interest, cancellationToken).ConfigureAwait(true);
         }
     }
+
+    /// <summary>True for success, false for EAGAIN; throws any other error as .NET's calls do.</summary>
+    /// <exception cref="SocketException">The call failed.</exception>
+    internal static bool Succeeded(SocketError error) => error switch
+    {
+        SocketError.Success => true,
+        SocketError.WouldBlock => false,
+        _ => throw new SocketException((int)error),
+    };
 
     /// <summary>Whether <paramref name="e"/> is EAGAIN reported as an exception.</summary>
     internal static bool IsWouldBlock(SocketException e) => e.SocketErrorCode == SocketError.WouldBlock;

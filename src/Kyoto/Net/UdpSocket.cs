@@ -347,16 +347,8 @@ public sealed class UdpSocket : IDisposable
             Volatile.Write(ref _lastSentTo, cached);
         }
 
-        try
-        {
-            sent = _io.Socket.SendTo(buffer, SocketFlags.None, cached.Address);
-            return true;
-        }
-        catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
-        {
-            sent = 0;
-            return false;
-        }
+        sent = _io.SendToNow(buffer, cached.Address, out SocketError error);
+        return SocketReadiness.Succeeded(error);
     }
 
     private bool TryReceiveFromCore(Span<byte> buffer, SocketFlags flags, out UdpReceiveFromResult result)
@@ -365,12 +357,8 @@ public sealed class UdpSocket : IDisposable
         try
         {
             address.Size = _addressSize;
-            int n;
-            try
-            {
-                n = _io.Socket.ReceiveFrom(buffer, flags, address);
-            }
-            catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
+            int n = _io.ReceiveFromNow(buffer, flags, address, out SocketError error);
+            if (!SocketReadiness.Succeeded(error))
             {
                 result = default;
                 return false;

@@ -213,12 +213,8 @@ public sealed class UnixDatagram : IDisposable
         try
         {
             address.Size = UnixSockets.AddressSize;
-            int n;
-            try
-            {
-                n = _io.Socket.ReceiveFrom(buffer, SocketFlags.None, address);
-            }
-            catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
+            int n = _io.ReceiveFromNow(buffer, SocketFlags.None, address, out SocketError error);
+            if (!SocketReadiness.Succeeded(error))
             {
                 result = default;
                 return false;

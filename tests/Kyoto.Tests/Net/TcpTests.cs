@@ -73,46 +73,25 @@ public abstract class TcpTests : RuntimeTestBase
         // (each one here) must wait for readiness without that throw-and-catch.
         const int Connections = 40;
         using var rt = NewRuntime();
-        RuntimeHandle handle = rt.Handle;
-        int wouldBlock = 0;
-        EventHandler<System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs> onThrow = (_, e) =>
+        using var thrown = new WouldBlockExceptions(rt, inside: "Socket.Accept"); // a non-blocking connect reports progress the same way
+        int accepted = rt.BlockOnBounded(async () =>
         {
-            // Counted on this runtime's threads and inside an accept only (a non-blocking connect reports its
-            // progress the same way).
-            if (e.Exception is SocketException { SocketErrorCode: SocketError.WouldBlock }
-                && ReferenceEquals(RuntimeHandle.TryCurrent, handle)
-                && Environment.StackTrace.Contains("Socket.Accept", StringComparison.Ordinal))
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            int count = 0;
+            for (int i = 0; i < Connections; i++)
             {
-                Interlocked.Increment(ref wouldBlock);
+                ValueTask<TcpStream> accepting = acceptor.AcceptAsync();
+                using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+                using TcpStream server = await accepting;
+                Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
+                count++;
             }
-        };
-        AppDomain.CurrentDomain.FirstChanceException += onThrow;
-        int accepted;
-        try
-        {
-            accepted = rt.BlockOnBounded(async () =>
-            {
-                using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-                int count = 0;
-                for (int i = 0; i < Connections; i++)
-                {
-                    ValueTask<TcpStream> accepting = acceptor.AcceptAsync();
-                    using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
-                    using TcpStream server = await accepting;
-                    Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
-                    count++;
-                }
 
-                return count;
-            });
-        }
-        finally
-        {
-            AppDomain.CurrentDomain.FirstChanceException -= onThrow;
-        }
+            return count;
+        });
 
         Assert.Equal(Connections, accepted);
-        Assert.Equal(0, Volatile.Read(ref wouldBlock));
+        Assert.Equal(0, thrown.Count);
     }
 
     [Fact]

@@ -51,6 +51,36 @@ public abstract class UdpSocketTests : RuntimeTestBase
     }
 
     [Fact]
+    public void ReceiveFrom_WaitingForEachDatagram_ThrowsNoWouldBlockException()
+    {
+        // .NET's ReceiveFrom reports "nothing queued" by throwing: a receive that waits (each one here) must find
+        // that out without the throw-and-catch, and a send with an address likewise.
+        const int Datagrams = 40;
+        using var rt = NewRuntime();
+        using var thrown = new WouldBlockExceptions(rt);
+        int received = rt.BlockOnBounded(async () =>
+        {
+            using var a = UdpSocket.Bind(AnyLoopback);
+            using var b = UdpSocket.Bind(AnyLoopback);
+            var buffer = new byte[16];
+            int count = 0;
+            for (int i = 0; i < Datagrams; i++)
+            {
+                ValueTask<UdpReceiveFromResult> pending = b.ReceiveFromAsync(buffer);
+                Assert.Equal(1, await a.SendToAsync(new[] { (byte)i }, b.LocalEndPoint));
+                UdpReceiveFromResult got = await pending;
+                Assert.Equal((1, (byte)i), (got.Count, buffer[0]));
+                Assert.Equal(a.LocalEndPoint, got.RemoteEndPoint);
+                count++;
+            }
+
+            return count;
+        });
+        Assert.Equal(Datagrams, received);
+        Assert.Equal(0, thrown.Count);
+    }
+
+    [Fact]
     public void IPv6Loopback_SendToAndReceiveFrom()
     {
         using var rt = NewRuntime();
