@@ -8,6 +8,7 @@
 // datagram's send, unusual flags) is made only while the reactor says the socket is ready in that direction
 // (skipUnlessReady), so it throws at most once per drained edge, never on a socket known to be idle.
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Kyoto.Reactor;
 using Kyoto.Tasks;
 
@@ -25,6 +26,7 @@ internal static class SocketReadiness
     /// With <paramref name="skipUnlessReady"/>, the call is made only when the reactor has reported readiness.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was disposed (before or during the wait).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // a waiting call allocates no state machine box
     internal static async ValueTask<TResult> RunAsync<TState, TResult>(
         SocketIo io, int interest, bool skipUnlessReady, TState state, SocketAttempt<TState, TResult> attempt, CancellationToken cancellationToken)
     {

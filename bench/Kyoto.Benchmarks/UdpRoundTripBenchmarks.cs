@@ -1,0 +1,138 @@
+// Loopback UDP round trips between two bound sockets: the client sends a 64-byte datagram to the server, the
+// server task sends it back to its sender, the client receives it, ROUNDS times per invocation. One operation =
+// one round trip (two datagrams with addresses sent, two received, each receive waiting for its datagram). Bcl:
+// `Socket.SendToAsync`/`ReceiveFromAsync` with a reused SocketAddress on the .NET thread pool; Kyoto: `UdpSocket`
+// on the runtime's own reactor.
+using System.Net;
+using System.Net.Sockets;
+using BenchmarkDotNet.Attributes;
+using Kyoto.Net;
+
+namespace Kyoto.Benchmarks;
+
+[MemoryDiagnoser]
+public class UdpRoundTripBenchmarks
+{
+    private const int Rounds = 1_000;
+    private const int Size = 64;
+
+    private readonly Countdown _cd = new();
+    private readonly byte[] _bclOut = new byte[Size];
+    private readonly byte[] _bclIn = new byte[Size];
+    private Runtime _runtime = null!;
+    private Socket _bclClient = null!;
+    private Socket _bclServer = null!;
+    private SocketAddress _bclServerAddress = null!;
+    private SocketAddress _bclFrom = null!;
+    private UdpSocket _kyotoClient = null!;
+    private UdpSocket _kyotoServer = null!;
+    private Func<Task> _kyotoRounds = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        ThreadPool.SetMinThreads(2, 2); // as dotnet-bench's Main (WORKERS = 2)
+        _runtime = new RuntimeBuilder { WorkerThreads = 2 }.Build();
+
+        var loopback = new IPEndPoint(IPAddress.Loopback, 0);
+        _bclClient = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _bclClient.Bind(loopback);
+        _bclServer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _bclServer.Bind(loopback);
+        _bclServerAddress = _bclServer.LocalEndPoint!.Serialize();
+        _bclFrom = new SocketAddress(AddressFamily.InterNetwork);
+
+        Socket bclServer = _bclServer;
+        _ = Task.Run(async () =>
+        {
+            var buffer = new byte[4096];
+            var from = new SocketAddress(AddressFamily.InterNetwork);
+            try
+            {
+                while (true)
+                {
+                    int n = await bclServer.ReceiveFromAsync(buffer.AsMemory(), SocketFlags.None, from);
+                    await bclServer.SendToAsync(buffer.AsMemory(0, n), SocketFlags.None, from);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // cleanup closed the socket
+            }
+        });
+
+        (_kyotoClient, _kyotoServer) = _runtime.BlockOn(() => Task.FromResult((UdpSocket.Bind(loopback), UdpSocket.Bind(loopback))));
+
+        UdpSocket kyotoServer = _kyotoServer;
+        _runtime.Spawn(async () =>
+        {
+            var buffer = new byte[4096];
+            try
+            {
+                while (true)
+                {
+                    UdpReceiveFromResult got = await kyotoServer.ReceiveFromAsync(buffer);
+                    await kyotoServer.SendToAsync(buffer.AsMemory(0, got.Count), got.RemoteEndPoint);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // cleanup closed the socket
+            }
+        });
+
+        UdpSocket kyotoClient = _kyotoClient;
+        IPEndPoint server = _kyotoServer.LocalEndPoint;
+        var output = new byte[Size];
+        var input = new byte[Size];
+        Countdown cd = _cd;
+        _kyotoRounds = async () =>
+        {
+            for (int i = 0; i < Rounds; i++)
+            {
+                await kyotoClient.SendToAsync(output, server);
+                UdpReceiveFromResult got = await kyotoClient.ReceiveFromAsync(input);
+                if (got.Count != Size)
+                {
+                    throw new InvalidOperationException($"a datagram of {got.Count} bytes came back");
+                }
+            }
+
+            cd.Hit();
+        };
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _bclClient.Dispose();
+        _bclServer.Dispose();
+        _kyotoClient.Dispose();
+        _kyotoServer.Dispose();
+        _runtime.Dispose();
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Rounds)]
+    public void Bcl() => BclRounds().GetAwaiter().GetResult();
+
+    private async Task BclRounds()
+    {
+        for (int i = 0; i < Rounds; i++)
+        {
+            await _bclClient.SendToAsync(_bclOut.AsMemory(), SocketFlags.None, _bclServerAddress);
+            int n = await _bclClient.ReceiveFromAsync(_bclIn.AsMemory(), SocketFlags.None, _bclFrom);
+            if (n != Size)
+            {
+                throw new InvalidOperationException($"a datagram of {n} bytes came back");
+            }
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Rounds)]
+    public void Kyoto()
+    {
+        _cd.Arm(1);
+        _runtime.Spawn(_kyotoRounds);
+        _cd.Wait();
+    }
+}
