@@ -4,36 +4,24 @@
 // epoll thread hands each completion to the pool); Kyoto: `TcpStream` on the runtime's own reactor.
 using System.Net;
 using System.Net.Sockets;
-using BenchmarkDotNet.Attributes;
 using Kyoto.Net;
 using Kyoto.Tasks;
 
 namespace Kyoto.Benchmarks;
 
-[MemoryDiagnoser]
-public class SocketReadWriteBenchmarks
+public class SocketReadWriteBenchmarks : LoopbackRoundTrips
 {
-    private const int Rounds = 1_000;
-    private const int Size = 64;
-
-    private readonly Countdown _cd = new();
     private readonly byte[] _bclOut = new byte[Size];
     private readonly byte[] _bclIn = new byte[Size];
     private readonly byte[] _kyotoOut = new byte[Size];
     private readonly byte[] _kyotoIn = new byte[Size];
-    private Runtime _runtime = null!;
     private Socket _bclClient = null!;
     private Socket _bclServer = null!;
     private TcpStream _kyotoClient = null!;
     private TcpStream _kyotoServer = null!;
-    private Func<Task> _kyotoRounds = null!;
 
-    [GlobalSetup]
-    public void Setup()
+    protected override Func<Task> SetUpPeers()
     {
-        ThreadPool.SetMinThreads(2, 2); // as dotnet-bench's Main (WORKERS = 2)
-        _runtime = new RuntimeBuilder { WorkerThreads = 2 }.Build();
-
         using (var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
             listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -62,7 +50,7 @@ public class SocketReadWriteBenchmarks
             }
         });
 
-        (_kyotoClient, _kyotoServer) = _runtime.BlockOn(async () =>
+        (_kyotoClient, _kyotoServer) = Runtime.BlockOn(async () =>
         {
             using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             ValueTask<TcpStream> accept = acceptor.AcceptAsync();
@@ -74,7 +62,7 @@ public class SocketReadWriteBenchmarks
         });
 
         TcpStream kyotoServer = _kyotoServer;
-        _runtime.Spawn(async () =>
+        Runtime.Spawn(async () =>
         {
             var buffer = new byte[4096];
             try
@@ -94,8 +82,7 @@ public class SocketReadWriteBenchmarks
         TcpStream kyotoClient = _kyotoClient;
         byte[] output = _kyotoOut;
         byte[] input = _kyotoIn;
-        Countdown cd = _cd;
-        _kyotoRounds = async () =>
+        return async () =>
         {
             for (int i = 0; i < Rounds; i++)
             {
@@ -113,24 +100,19 @@ public class SocketReadWriteBenchmarks
                 }
             }
 
-            cd.Hit();
+            RoundsDone();
         };
     }
 
-    [GlobalCleanup]
-    public void Cleanup()
+    protected override void DisposePeers()
     {
         _bclClient.Dispose();
         _bclServer.Dispose();
         _kyotoClient.Dispose();
         _kyotoServer.Dispose();
-        _runtime.Dispose();
     }
 
-    [Benchmark(Baseline = true, OperationsPerInvoke = Rounds)]
-    public void Bcl() => BclRounds().GetAwaiter().GetResult();
-
-    private async Task BclRounds()
+    protected override async Task BclRounds()
     {
         for (int i = 0; i < Rounds; i++)
         {
@@ -147,13 +129,5 @@ public class SocketReadWriteBenchmarks
                 got += n;
             }
         }
-    }
-
-    [Benchmark(OperationsPerInvoke = Rounds)]
-    public void Kyoto()
-    {
-        _cd.Arm(1);
-        _runtime.Spawn(_kyotoRounds);
-        _cd.Wait();
     }
 }

@@ -5,35 +5,23 @@
 // on the runtime's own reactor.
 using System.Net;
 using System.Net.Sockets;
-using BenchmarkDotNet.Attributes;
 using Kyoto.Net;
 
 namespace Kyoto.Benchmarks;
 
-[MemoryDiagnoser]
-public class UdpRoundTripBenchmarks
+public class UdpRoundTripBenchmarks : LoopbackRoundTrips
 {
-    private const int Rounds = 1_000;
-    private const int Size = 64;
-
-    private readonly Countdown _cd = new();
     private readonly byte[] _bclOut = new byte[Size];
     private readonly byte[] _bclIn = new byte[Size];
-    private Runtime _runtime = null!;
     private Socket _bclClient = null!;
     private Socket _bclServer = null!;
     private SocketAddress _bclServerAddress = null!;
     private SocketAddress _bclFrom = null!;
     private UdpSocket _kyotoClient = null!;
     private UdpSocket _kyotoServer = null!;
-    private Func<Task> _kyotoRounds = null!;
 
-    [GlobalSetup]
-    public void Setup()
+    protected override Func<Task> SetUpPeers()
     {
-        ThreadPool.SetMinThreads(2, 2); // as dotnet-bench's Main (WORKERS = 2)
-        _runtime = new RuntimeBuilder { WorkerThreads = 2 }.Build();
-
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
         _bclClient = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         _bclClient.Bind(loopback);
@@ -61,10 +49,10 @@ public class UdpRoundTripBenchmarks
             }
         });
 
-        (_kyotoClient, _kyotoServer) = _runtime.BlockOn(() => Task.FromResult((UdpSocket.Bind(loopback), UdpSocket.Bind(loopback))));
+        (_kyotoClient, _kyotoServer) = Runtime.BlockOn(() => Task.FromResult((UdpSocket.Bind(loopback), UdpSocket.Bind(loopback))));
 
         UdpSocket kyotoServer = _kyotoServer;
-        _runtime.Spawn(async () =>
+        Runtime.Spawn(async () =>
         {
             var buffer = new byte[4096];
             try
@@ -85,8 +73,7 @@ public class UdpRoundTripBenchmarks
         IPEndPoint server = _kyotoServer.LocalEndPoint;
         var output = new byte[Size];
         var input = new byte[Size];
-        Countdown cd = _cd;
-        _kyotoRounds = async () =>
+        return async () =>
         {
             for (int i = 0; i < Rounds; i++)
             {
@@ -98,24 +85,19 @@ public class UdpRoundTripBenchmarks
                 }
             }
 
-            cd.Hit();
+            RoundsDone();
         };
     }
 
-    [GlobalCleanup]
-    public void Cleanup()
+    protected override void DisposePeers()
     {
         _bclClient.Dispose();
         _bclServer.Dispose();
         _kyotoClient.Dispose();
         _kyotoServer.Dispose();
-        _runtime.Dispose();
     }
 
-    [Benchmark(Baseline = true, OperationsPerInvoke = Rounds)]
-    public void Bcl() => BclRounds().GetAwaiter().GetResult();
-
-    private async Task BclRounds()
+    protected override async Task BclRounds()
     {
         for (int i = 0; i < Rounds; i++)
         {
@@ -126,13 +108,5 @@ public class UdpRoundTripBenchmarks
                 throw new InvalidOperationException($"a datagram of {n} bytes came back");
             }
         }
-    }
-
-    [Benchmark(OperationsPerInvoke = Rounds)]
-    public void Kyoto()
-    {
-        _cd.Arm(1);
-        _runtime.Spawn(_kyotoRounds);
-        _cd.Wait();
     }
 }
