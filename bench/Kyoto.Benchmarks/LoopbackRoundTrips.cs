@@ -16,6 +16,7 @@ public abstract class LoopbackRoundTrips
     protected const int Size = 64;
 
     private readonly Countdown _cd = new();
+    private readonly List<IDisposable> _sockets = new();
     private Func<Task> _kyotoRounds = null!;
 
     /// <summary>The runtime Kyoto's side runs on.</summary>
@@ -41,13 +42,21 @@ public abstract class LoopbackRoundTrips
     /// <summary>The .NET side's <see cref="Rounds"/> round trips.</summary>
     protected abstract Task BclRounds();
 
-    /// <summary>Closes both sides' sockets (their echo tasks end).</summary>
-    protected abstract void DisposePeers();
+    /// <summary>Registers a socket for <see cref="Cleanup"/>, which closes it (its echo task ends); returns it.</summary>
+    protected T Own<T>(T socket) where T : IDisposable
+    {
+        _sockets.Add(socket);
+        return socket;
+    }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        DisposePeers();
+        foreach (IDisposable socket in _sockets)
+        {
+            socket.Dispose();
+        }
+
         Runtime.Dispose();
     }
 

@@ -16,23 +16,20 @@ public class SocketReadWriteBenchmarks : LoopbackRoundTrips
     private readonly byte[] _kyotoOut = new byte[Size];
     private readonly byte[] _kyotoIn = new byte[Size];
     private Socket _bclClient = null!;
-    private Socket _bclServer = null!;
-    private TcpStream _kyotoClient = null!;
-    private TcpStream _kyotoServer = null!;
 
     protected override Func<Task> SetUpPeers()
     {
+        Socket bclServer;
         using (var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
             listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             listener.Listen(1);
-            _bclClient = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            _bclClient = Own(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true });
             _bclClient.Connect(listener.LocalEndPoint!);
-            _bclServer = listener.Accept();
-            _bclServer.NoDelay = true;
+            bclServer = Own(listener.Accept());
+            bclServer.NoDelay = true;
         }
 
-        Socket bclServer = _bclServer;
         _ = Task.Run(async () =>
         {
             var buffer = new byte[4096];
@@ -50,7 +47,7 @@ public class SocketReadWriteBenchmarks : LoopbackRoundTrips
             }
         });
 
-        (_kyotoClient, _kyotoServer) = Runtime.BlockOn(async () =>
+        (TcpStream kyotoClient, TcpStream kyotoServer) = Runtime.BlockOn(async () =>
         {
             using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             ValueTask<TcpStream> accept = acceptor.AcceptAsync();
@@ -58,10 +55,9 @@ public class SocketReadWriteBenchmarks : LoopbackRoundTrips
             TcpStream server = await accept;
             client.NoDelay = true;
             server.NoDelay = true;
-            return (client, server);
+            return (Own(client), Own(server));
         });
 
-        TcpStream kyotoServer = _kyotoServer;
         Runtime.Spawn(async () =>
         {
             var buffer = new byte[4096];
@@ -79,7 +75,6 @@ public class SocketReadWriteBenchmarks : LoopbackRoundTrips
             }
         });
 
-        TcpStream kyotoClient = _kyotoClient;
         byte[] output = _kyotoOut;
         byte[] input = _kyotoIn;
         return async () =>
@@ -102,14 +97,6 @@ public class SocketReadWriteBenchmarks : LoopbackRoundTrips
 
             RoundsDone();
         };
-    }
-
-    protected override void DisposePeers()
-    {
-        _bclClient.Dispose();
-        _bclServer.Dispose();
-        _kyotoClient.Dispose();
-        _kyotoServer.Dispose();
     }
 
     protected override async Task BclRounds()

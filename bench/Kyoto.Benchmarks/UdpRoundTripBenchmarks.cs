@@ -14,23 +14,19 @@ public class UdpRoundTripBenchmarks : LoopbackRoundTrips
     private readonly byte[] _bclOut = new byte[Size];
     private readonly byte[] _bclIn = new byte[Size];
     private Socket _bclClient = null!;
-    private Socket _bclServer = null!;
     private SocketAddress _bclServerAddress = null!;
     private SocketAddress _bclFrom = null!;
-    private UdpSocket _kyotoClient = null!;
-    private UdpSocket _kyotoServer = null!;
 
     protected override Func<Task> SetUpPeers()
     {
         var loopback = new IPEndPoint(IPAddress.Loopback, 0);
-        _bclClient = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _bclClient = Own(new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
         _bclClient.Bind(loopback);
-        _bclServer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        _bclServer.Bind(loopback);
-        _bclServerAddress = _bclServer.LocalEndPoint!.Serialize();
+        Socket bclServer = Own(new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+        bclServer.Bind(loopback);
+        _bclServerAddress = bclServer.LocalEndPoint!.Serialize();
         _bclFrom = new SocketAddress(AddressFamily.InterNetwork);
 
-        Socket bclServer = _bclServer;
         _ = Task.Run(async () =>
         {
             var buffer = new byte[4096];
@@ -49,9 +45,8 @@ public class UdpRoundTripBenchmarks : LoopbackRoundTrips
             }
         });
 
-        (_kyotoClient, _kyotoServer) = Runtime.BlockOn(() => Task.FromResult((UdpSocket.Bind(loopback), UdpSocket.Bind(loopback))));
-
-        UdpSocket kyotoServer = _kyotoServer;
+        (UdpSocket kyotoClient, UdpSocket kyotoServer) =
+            Runtime.BlockOn(() => Task.FromResult((Own(UdpSocket.Bind(loopback)), Own(UdpSocket.Bind(loopback)))));
         Runtime.Spawn(async () =>
         {
             var buffer = new byte[4096];
@@ -69,8 +64,7 @@ public class UdpRoundTripBenchmarks : LoopbackRoundTrips
             }
         });
 
-        UdpSocket kyotoClient = _kyotoClient;
-        IPEndPoint server = _kyotoServer.LocalEndPoint;
+        IPEndPoint server = kyotoServer.LocalEndPoint;
         var output = new byte[Size];
         var input = new byte[Size];
         return async () =>
@@ -87,14 +81,6 @@ public class UdpRoundTripBenchmarks : LoopbackRoundTrips
 
             RoundsDone();
         };
-    }
-
-    protected override void DisposePeers()
-    {
-        _bclClient.Dispose();
-        _bclServer.Dispose();
-        _kyotoClient.Dispose();
-        _kyotoServer.Dispose();
     }
 
     protected override async Task BclRounds()
