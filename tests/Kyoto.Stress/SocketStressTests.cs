@@ -111,6 +111,84 @@ public abstract class SocketStressTests : RuntimeTestBase
     }
 
     [Fact]
+    public void Udp_ReceiveFromCancelledAtRandom_LosesNoDatagram()
+    {
+        // Each datagram is sent only once the previous one arrived (nothing overflows the socket's buffer), while the
+        // receiver's waits are cancelled at random: already, by another task after a few yields, or right after the
+        // call. A cancelled receive must have taken nothing, so every datagram arrives once, in order, from the sender.
+        const int Datagrams = 3_000;
+        using var rt = NewRuntime();
+        (int received, int cancelled) = rt.BlockOnBounded(async () =>
+        {
+            var loopback = new IPEndPoint(IPAddress.Loopback, 0);
+            using var sender = UdpSocket.Bind(loopback);
+            using var receiver = UdpSocket.Bind(loopback);
+            var (ackTx, ackRx) = Kyoto.Sync.Mpsc.CreateUnbounded<int>();
+            JoinHandle sending = KyotoTask.Spawn(async () =>
+            {
+                var datagram = new byte[4];
+                for (int i = 0; i < Datagrams; i++)
+                {
+                    BitConverter.TryWriteBytes(datagram, i);
+                    await sender.SendToAsync(datagram, receiver.LocalEndPoint);
+                    if (await ackRx.RecvAsync() != i)
+                    {
+                        throw new InvalidOperationException($"acknowledged out of order {Seeds.Describe}");
+                    }
+                }
+            });
+
+            Random rng = Seeds.For(3);
+            var buffer = new byte[16];
+            int count = 0;
+            int cancels = 0;
+            while (count < Datagrams)
+            {
+                var (cts, canceller) = RandomCancellation.Next(rng, 8, 3);
+                using (cts)
+                {
+                    ValueTask<UdpReceiveFromResult> receive = receiver.ReceiveFromAsync(buffer, cts?.Token ?? default);
+                    if (cts is not null && canceller is null && !cts.IsCancellationRequested && rng.Next(2) == 0)
+                    {
+                        cts.Cancel();
+                    }
+
+                    UdpReceiveFromResult got;
+                    try
+                    {
+                        got = await receive;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        cancels++;
+                        continue;
+                    }
+                    finally
+                    {
+                        if (canceller is { } c)
+                        {
+                            await c;
+                        }
+                    }
+
+                    if (got.Count != 4 || BitConverter.ToInt32(buffer, 0) != count || !got.RemoteEndPoint.Equals(sender.LocalEndPoint))
+                    {
+                        throw new InvalidOperationException($"datagram {count}: got {got.Count} bytes, number {BitConverter.ToInt32(buffer, 0)} from {got.RemoteEndPoint} {Seeds.Describe}");
+                    }
+
+                    ackTx.TrySend(count);
+                    count++;
+                }
+            }
+
+            await sending;
+            return (count, cancels);
+        });
+        Assert.Equal(Datagrams, received);
+        Assert.True(cancelled > 0, "no receive was cancelled: the test did not test cancellation");
+    }
+
+    [Fact]
     public void ManyDatagramPairs_PingPongAtOnce_EveryBallComesBack()
     {
         const int Pairs = 64;

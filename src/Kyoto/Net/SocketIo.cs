@@ -76,12 +76,22 @@ internal sealed class SocketIo : IDisposable
             ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
             : Socket.Receive(buffer, flags, out error);
 
+    /// <summary>One non-blocking receive; with <paramref name="address"/>, a datagram's and its sender's (see <see cref="ReceiveFromNow"/>).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal int ReceiveNow(Span<byte> buffer, SocketFlags flags, SocketAddress? address, out SocketError error) =>
+        address is null ? ReceiveNow(buffer, flags, out error) : ReceiveFromNow(buffer, flags, address, out error);
+
     /// <summary>One non-blocking send: the byte count, or 0 with the error (WouldBlock: nothing fits).</summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal int SendNow(ReadOnlySpan<byte> buffer, SocketFlags flags, out SocketError error) =>
         IsStream && SocketCalls.IsDirect(flags)
             ? SocketCalls.Send(_handle, _fd, buffer, flags, out error)
             : Socket.Send(buffer, flags, out error);
+
+    /// <summary>One non-blocking send; with <paramref name="address"/>, a datagram to it (see <see cref="SendToNow"/>; no flags).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal int SendNow(ReadOnlySpan<byte> buffer, SocketFlags flags, SocketAddress? address, out SocketError error) =>
+        address is null ? SendNow(buffer, flags, out error) : SendToNow(buffer, address, out error);
 
     /// <summary>
     /// One non-blocking receive of a datagram and its sender's address (into <paramref name="address"/>, whose
@@ -121,16 +131,36 @@ internal sealed class SocketIo : IDisposable
     /// without another syscall. A short read of a stream clears the readiness it saw (the buffer is drained).
     /// Allocates nothing either way.
     /// </remarks>
-    internal ValueTask<int> ReceiveAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken)
+    internal ValueTask<int> ReceiveAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken) =>
+        Receive(buffer, flags, null, cancellationToken, out _);
+
+    /// <summary>
+    /// Receives one datagram into <paramref name="buffer"/> and its sender into <paramref name="address"/>, as
+    /// <see cref="ReceiveAsync(Memory{byte}, SocketFlags, CancellationToken)"/>: the byte count. With
+    /// <paramref name="pending"/>, the result is the await of <see cref="ReceiveOperation"/> (current version),
+    /// and <paramref name="address"/> must stay untouched until that result is read.
+    /// </summary>
+    internal ValueTask<int> ReceiveFromAsync(Memory<byte> buffer, SocketFlags flags, SocketAddress address, CancellationToken cancellationToken, out bool pending) =>
+        Receive(buffer, flags, address, cancellationToken, out pending);
+
+    /// <summary>Sends <paramref name="buffer"/> as one datagram to <paramref name="address"/> (which must stay untouched until it completes): the byte count.</summary>
+    internal ValueTask<int> SendToAsync(ReadOnlyMemory<byte> buffer, SocketAddress address, CancellationToken cancellationToken) =>
+        Send(buffer, sendAll: false, address, cancellationToken, out _);
+
+    /// <summary>The receiving direction's operation, whose version a pending <see cref="ReceiveFromAsync"/> awaits.</summary>
+    internal SocketOperation ReceiveOperation => _receive;
+
+    private ValueTask<int> Receive(Memory<byte> buffer, SocketFlags flags, SocketAddress? address, CancellationToken cancellationToken, out bool pending)
     {
+        pending = false;
         if (!Precheck(cancellationToken, out bool deferred, out ValueTask<int> refused))
         {
             return refused;
         }
 
-        if (buffer.IsEmpty)
+        if (buffer.IsEmpty && address is null)
         {
-            return new ValueTask<int>(0);
+            return new ValueTask<int>(0); // (an empty receive of a datagram still takes one, and learns its sender)
         }
 
         long observed = 0;
@@ -139,7 +169,7 @@ internal sealed class SocketIo : IDisposable
             observed = _io.State;
             if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0)
             {
-                int n = ReceiveNow(buffer.Span, flags, out SocketError error);
+                int n = ReceiveNow(buffer.Span, flags, address, out SocketError error);
                 if (error == SocketError.Success)
                 {
                     if (IsShortStreamRead(n, buffer.Length, flags))
@@ -157,7 +187,7 @@ internal sealed class SocketIo : IDisposable
             }
         }
 
-        return _receive.Start(buffer, flags, sendAll: false, done: 0, observed, deferred, cancellationToken, out _);
+        return _receive.Start(buffer, flags, address, sendAll: false, done: 0, observed, deferred, cancellationToken, out pending);
     }
 
     /// <summary>
@@ -173,7 +203,7 @@ internal sealed class SocketIo : IDisposable
 
     /// <summary>Sends what fits of <paramref name="buffer"/> (waiting until something fits): the byte count.</summary>
     internal ValueTask<int> SendSomeAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) =>
-        Send(buffer, sendAll: false, cancellationToken);
+        Send(buffer, sendAll: false, null, cancellationToken, out _);
 
     /// <summary>Sends all of <paramref name="buffer"/>; a failure reports how much went out (<see cref="PartialWriteException"/>).</summary>
     internal ValueTask SendAllAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
@@ -183,16 +213,13 @@ internal sealed class SocketIo : IDisposable
         // Send, never from the ValueTask's status: a parked operation may complete on another worker before the
         // status is read, and a status that says "succeeded" would then drop the await whose GetResult releases
         // the operation (the next write would find the direction busy).
-        ValueTask<int> send = Send(buffer, sendAll: true, cancellationToken, out bool pending);
+        ValueTask<int> send = Send(buffer, sendAll: true, null, cancellationToken, out bool pending);
         return pending ? _send.AsValueTaskVoid()
             : send.IsCompletedSuccessfully ? ValueTask.CompletedTask
             : new ValueTask(send.AsTask()); // failed: the task carries the exception
     }
 
-    private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, CancellationToken cancellationToken) =>
-        Send(buffer, sendAll, cancellationToken, out _);
-
-    private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, CancellationToken cancellationToken, out bool pending)
+    private ValueTask<int> Send(ReadOnlyMemory<byte> buffer, bool sendAll, SocketAddress? address, CancellationToken cancellationToken, out bool pending)
     {
         pending = false;
         if (!Precheck(cancellationToken, out bool deferred, out ValueTask<int> refused))
@@ -212,7 +239,7 @@ internal sealed class SocketIo : IDisposable
                     break; // known unwritable (a short send filled the buffer): wait for the edge
                 }
 
-                int n = SendNow(buffer.Span[sent..], SocketFlags.None, out SocketError error);
+                int n = SendNow(buffer.Span[sent..], SocketFlags.None, address, out SocketError error);
                 if (error == SocketError.Success)
                 {
                     bool filled = IsStream && n < buffer.Length - sent;
@@ -241,7 +268,7 @@ internal sealed class SocketIo : IDisposable
         }
 
         Memory<byte> writable = System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffer);
-        return _send.Start(writable, SocketFlags.None, sendAll, sent, observed, deferred, cancellationToken, out pending);
+        return _send.Start(writable, SocketFlags.None, address, sendAll, sent, observed, deferred, cancellationToken, out pending);
     }
 
     /// <summary>

@@ -19,6 +19,10 @@
 //     arms, so a cancellation between the call and the arming is never missed.
 //  4. A caller without coop budget does not make the call: the operation starts from a work item queued at the
 //     back of the run queue (Tokio's poll_proceed), so nothing is read and then held across the yield.
+//  5. A datagram call carries its peer's address (_address): recvfrom writes the sender there, sendto reads the
+//     destination. The caller leaves it untouched until the result is read (UdpSocket reads the sender before the
+//     result, whose reading frees the operation for the next call); Release drops the reference.
+using System.Net;
 using System.Net.Sockets;
 using Kyoto.Reactor;
 using Kyoto.Scheduling;
@@ -36,6 +40,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private readonly uint _generation; // the registration this operation's socket owns (ScheduledIo slots are reused)
     private Memory<byte> _buffer;
     private SocketFlags _flags;
+    private SocketAddress? _address; // a datagram's peer: recvfrom fills it, sendto sends to it; null for plain calls
     private CancellationToken _token;
     private bool _sendAll;
     private int _done;
@@ -59,7 +64,8 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     /// that the result is this operation's await (which must be awaited, or its result read, to release it),
     /// not a completed value.
     /// </summary>
-    internal ValueTask<int> Start(Memory<byte> buffer, SocketFlags flags, bool sendAll, int done, long observed, bool deferred, CancellationToken cancellationToken, out bool pending)
+    internal ValueTask<int> Start(
+        Memory<byte> buffer, SocketFlags flags, SocketAddress? address, bool sendAll, int done, long observed, bool deferred, CancellationToken cancellationToken, out bool pending)
     {
         pending = false;
         if (Interlocked.CompareExchange(ref _inUse, 1, 0) != 0)
@@ -70,6 +76,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         Reset();
         _buffer = buffer;
         _flags = flags;
+        _address = address;
         _sendAll = sendAll;
         _done = done;
         _token = cancellationToken;
@@ -139,8 +146,8 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
                 try
                 {
                     moved = _send
-                        ? _owner.SendNow(_buffer.Span[_done..], _flags, out status)
-                        : _owner.ReceiveNow(_buffer.Span, _flags, out status);
+                        ? _owner.SendNow(_buffer.Span[_done..], _flags, _address, out status)
+                        : _owner.ReceiveNow(_buffer.Span, _flags, _address, out status);
                 }
                 catch (ObjectDisposedException e)
                 {
@@ -221,6 +228,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private void Release()
     {
         _buffer = default;
+        _address = null;
         _token = default;
         Volatile.Write(ref _inUse, 0);
     }

@@ -1,12 +1,13 @@
-// The readiness loop of the socket calls that SocketIo does not wrap (datagram sends and receives with an
-// address, peeks): try the call; on EAGAIN clear the readiness observed before it and wait for the next edge
-// (ScheduledIo invariant 1). Used by UdpSocket, UnixDatagram and UnixStream.
+// The readiness loop of the socket calls that SocketIo's operations do not make (a Unix datagram's sends and
+// receives with an address, Unix stream peeks): try the call; on EAGAIN clear the readiness observed before it and
+// wait for the next edge (ScheduledIo invariant 1). Used by UnixDatagram and UnixStream; UdpSocket's calls go
+// through SocketIo's directional operations, as a TCP stream's do.
 //
 // .NET's SendTo and ReceiveFrom have no SocketError-out overloads: they report EAGAIN as a SocketException, which
-// costs more than the call. So datagram sends and receives with an address go to the kernel directly
-// (SocketIo.SendToNow and ReceiveFromNow, without exceptions); what is left on .NET's throwing calls (a Unix
-// datagram's send, unusual flags) is made only while the reactor says the socket is ready in that direction
-// (skipUnlessReady), so it throws at most once per drained edge, never on a socket known to be idle.
+// costs more than the call. So receives with an address go to the kernel directly (SocketIo.ReceiveFromNow,
+// without exceptions); what is left on .NET's throwing calls (a Unix datagram's send, unusual flags) is made only
+// while the reactor says the socket is ready in that direction (skipUnlessReady), so it throws at most once per
+// drained edge, never on a socket known to be idle.
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Kyoto.Reactor;

@@ -1,13 +1,19 @@
-// A UDP socket on the runtime's reactor (Tokio's UdpSocket). Sends and receives are readiness loops
-// (SocketReadiness): datagram calls never block a worker.
+// A UDP socket on the runtime's reactor (Tokio's UdpSocket). Sends and receives go through the socket's two
+// directional operations (SocketIo, SocketOperation), as a TCP stream's reads and writes do: tried at once when
+// the reactor says the direction is ready, parked without allocating when not; datagram calls never block a worker.
 //
 // Address caches (allocation-free steady state for a socket talking to one peer at a time):
-//  - _lastSentTo: the serialized form of the last destination, an immutable snapshot swapped whole (any thread).
+//  - _lastSentTo: the serialized form of the last destination, an immutable snapshot swapped whole (any thread);
+//    a pending send-to uses the snapshot it took.
 //  - _lastReceivedFrom: the last sender as an IPEndPoint and its serialized form, swapped whole (any thread).
-//  - _spareAddress: one scratch SocketAddress for receiving, taken with Interlocked.Exchange so two receivers
-//    racing (a TryReceiveFrom beside a ReceiveFromAsync) never share it; the loser allocates its own.
+//  - _receiveAddress: where an awaited receive-from's sender is written. Only one receive is in flight per socket
+//    (the receiving operation refuses a second), and the sender is read from it before the operation's result,
+//    whose reading frees the operation (and the address) for the next receive.
+//  - _spareAddress: one scratch SocketAddress for TryReceiveFrom, taken with Interlocked.Exchange so two of them
+//    racing never share it; the loser allocates its own.
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
 using Kyoto.Reactor;
 
 namespace Kyoto.Net;
@@ -53,12 +59,16 @@ public sealed class UdpSocket : IDisposable
     private CachedAddress? _lastSentTo;
     private CachedAddress? _lastReceivedFrom;
     private SocketAddress? _spareAddress;
+    private readonly SocketAddress _receiveAddress;
+    private readonly ReceiveFromAwait _receiveFrom;
 
     private UdpSocket(SocketIo io, AddressFamily family)
     {
         _io = io;
         _template = new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         _addressSize = SocketAddress.GetMaximumAddressSize(family);
+        _receiveAddress = new SocketAddress(family, _addressSize);
+        _receiveFrom = new ReceiveFromAwait(this);
     }
 
     /// <summary>Creates a UDP socket bound to <paramref name="localEndPoint"/> (port 0: any free port).</summary>
@@ -273,9 +283,7 @@ public sealed class UdpSocket : IDisposable
     public ValueTask<int> SendToAsync(ReadOnlyMemory<byte> buffer, IPEndPoint remoteEndPoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(remoteEndPoint);
-        return SocketReadiness.RunAsync(_io, Readiness.WriteInterest, skipUnlessReady: true, (Self: this, Buffer: buffer, Remote: remoteEndPoint),
-            static (Socket _, (UdpSocket Self, ReadOnlyMemory<byte> Buffer, IPEndPoint Remote) st, out int n) => st.Self.TrySendToCore(st.Buffer.Span, st.Remote, out n),
-            cancellationToken);
+        return _io.SendToAsync(buffer, AddressOf(remoteEndPoint), cancellationToken);
     }
 
     /// <summary>Receives one datagram from anyone into <paramref name="buffer"/>.</summary>
@@ -292,10 +300,27 @@ public sealed class UdpSocket : IDisposable
     public ValueTask<UdpReceiveFromResult> PeekFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         ReceiveFromCoreAsync(buffer, SocketFlags.Peek, cancellationToken);
 
-    private ValueTask<UdpReceiveFromResult> ReceiveFromCoreAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken) =>
-        SocketReadiness.RunAsync(_io, Readiness.ReadInterest, skipUnlessReady: true, (Self: this, Buffer: buffer, Flags: flags),
-            static (Socket _, (UdpSocket Self, Memory<byte> Buffer, SocketFlags Flags) st, out UdpReceiveFromResult r) => st.Self.TryReceiveFromCore(st.Buffer.Span, st.Flags, out r),
-            cancellationToken);
+    private ValueTask<UdpReceiveFromResult> ReceiveFromCoreAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken)
+    {
+        ValueTask<int> receive = _io.ReceiveFromAsync(buffer, flags, _receiveAddress, cancellationToken, out bool pending);
+        if (pending)
+        {
+            // The operation's await, read through ReceiveFromAwait, which pairs the count with the sender.
+            return new ValueTask<UdpReceiveFromResult>(_receiveFrom, _io.ReceiveOperation.Version);
+        }
+
+        // Completed at once (not pending: no source behind it): a count, the sender in _receiveAddress (no other
+        // receive runs meanwhile), or a failure, which the task form carries.
+        if (receive.IsCompletedSuccessfully)
+        {
+            return new ValueTask<UdpReceiveFromResult>(new UdpReceiveFromResult(receive.Result, SenderOf(_receiveAddress)));
+        }
+
+        Task<int> failed = receive.AsTask();
+        return failed.IsCanceled
+            ? ValueTask.FromCanceled<UdpReceiveFromResult>(cancellationToken)
+            : ValueTask.FromException<UdpReceiveFromResult>(failed.Exception!.InnerException!);
+    }
 
     /// <summary>Sends <paramref name="buffer"/> to the connected peer if the socket can take it now, without waiting.</summary>
     /// <returns>False if the send buffer is full (nothing was sent).</returns>
@@ -339,6 +364,13 @@ public sealed class UdpSocket : IDisposable
 
     private bool TrySendToCore(ReadOnlySpan<byte> buffer, IPEndPoint remote, out int sent)
     {
+        sent = _io.SendToNow(buffer, AddressOf(remote), out SocketError error);
+        return SocketReadiness.Succeeded(error);
+    }
+
+    /// <summary>The serialized form of <paramref name="remote"/>: the cached one when it is the same as last time.</summary>
+    private SocketAddress AddressOf(IPEndPoint remote)
+    {
         CachedAddress? cached = Volatile.Read(ref _lastSentTo);
         if (cached is null || !cached.EndPoint.Equals(remote))
         {
@@ -347,8 +379,7 @@ public sealed class UdpSocket : IDisposable
             Volatile.Write(ref _lastSentTo, cached);
         }
 
-        sent = _io.SendToNow(buffer, cached.Address, out SocketError error);
-        return SocketReadiness.Succeeded(error);
+        return cached.Address;
     }
 
     private bool TryReceiveFromCore(Span<byte> buffer, SocketFlags flags, out UdpReceiveFromResult result)
@@ -393,6 +424,28 @@ public sealed class UdpSocket : IDisposable
 
     /// <summary>Closes the socket; pending sends and receives fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _io.Dispose();
+
+    /// <summary>
+    /// The await of a receive-from that had to wait: the receiving operation's, whose byte count is paired with the
+    /// sender when it is read. No allocation, and the continuation runs where the operation puts it.
+    /// </summary>
+    private sealed class ReceiveFromAwait(UdpSocket socket) : IValueTaskSource<UdpReceiveFromResult>
+    {
+        public ValueTaskSourceStatus GetStatus(short token) => socket._io.ReceiveOperation.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            socket._io.ReceiveOperation.OnCompleted(continuation, state, token, flags);
+
+        public UdpReceiveFromResult GetResult(short token)
+        {
+            SocketOperation operation = socket._io.ReceiveOperation;
+
+            // The sender first: reading the operation's result frees it, and _receiveAddress, for the next receive.
+            IPEndPoint? sender = operation.GetStatus(token) == ValueTaskSourceStatus.Succeeded ? socket.SenderOf(socket._receiveAddress) : null;
+            int n = operation.GetResult(token);
+            return new UdpReceiveFromResult(n, sender!);
+        }
+    }
 
     /// <summary>An endpoint and its serialized form (immutable once published).</summary>
     private sealed class CachedAddress(IPEndPoint endPoint, SocketAddress address)

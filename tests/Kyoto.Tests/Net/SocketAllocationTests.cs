@@ -5,7 +5,8 @@ using Kyoto.Tasks;
 namespace Kyoto.Tests.Net;
 
 /// <summary>
-/// Warm socket reads and writes allocate nothing, whether they complete at once or wait for the reactor
+/// Warm socket reads and writes (and datagram sends and receives with an address) allocate nothing, whether they
+/// complete at once or wait for the reactor
 /// (DESIGN.md: zero bytes per socket read/write on the hot path). Measured on a current-thread runtime, whose
 /// one thread runs both tasks and turns the reactor, so its allocation counter sees the whole workload.
 /// </summary>
@@ -62,6 +63,57 @@ public sealed class SocketAllocationTests
             await RoundTrips(Rounds);
             long used = GC.GetAllocatedBytesForCurrentThread() - before;
             client.ShutdownWrite();
+            await echo;
+            return used;
+        });
+        Assert.True(bytes < Budget, $"{bytes} bytes allocated over {Rounds} round trips ({(double)bytes / Rounds:F1} B per round trip)");
+    }
+
+    [Fact]
+    public void UdpRoundTrips_SendToAndReceiveFromWithWaits_AllocateNothing()
+    {
+        using Runtime rt = RuntimeBuilder.CurrentThread().Build();
+        long bytes = rt.BlockOnBounded(async () =>
+        {
+            var loopback = new IPEndPoint(IPAddress.Loopback, 0);
+            using var client = UdpSocket.Bind(loopback);
+            using var server = UdpSocket.Bind(loopback);
+            IPEndPoint serverAddress = server.LocalEndPoint;
+            JoinHandle echo = KyotoTask.Spawn(async () =>
+            {
+                var buffer = new byte[256];
+                while (true)
+                {
+                    UdpReceiveFromResult got = await server.ReceiveFromAsync(buffer);
+                    if (got.Count == 0)
+                    {
+                        return; // the client's empty datagram: done
+                    }
+
+                    await server.SendToAsync(buffer.AsMemory(0, got.Count), got.RemoteEndPoint);
+                }
+            });
+            var output = new byte[64];
+            var input = new byte[64];
+
+            async Task RoundTrips(int count)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    await client.SendToAsync(output, serverAddress);
+                    UdpReceiveFromResult got = await client.ReceiveFromAsync(input);
+                    if (got.Count != input.Length)
+                    {
+                        throw new InvalidOperationException($"a datagram of {got.Count} bytes came back"); // (Assert.Equal allocates)
+                    }
+                }
+            }
+
+            await RoundTrips(Warmup);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            await RoundTrips(Rounds);
+            long used = GC.GetAllocatedBytesForCurrentThread() - before;
+            await client.SendToAsync(ReadOnlyMemory<byte>.Empty, serverAddress);
             await echo;
             return used;
         });
