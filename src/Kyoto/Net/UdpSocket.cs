@@ -6,9 +6,10 @@
 //  - _lastSentTo: the serialized form of the last destination, an immutable snapshot swapped whole (any thread);
 //    a pending send-to uses the snapshot it took.
 //  - _lastReceivedFrom: the last sender as an IPEndPoint and its serialized form, swapped whole (any thread).
-//  - _receiveAddress: where an awaited receive-from's sender is written. Only one receive is in flight per socket
-//    (the receiving operation refuses a second), and the sender is read from it before the operation's result,
-//    whose reading frees the operation (and the address) for the next receive.
+//  - _receiveAddress: where a receive-from's sender is written, owned by one receive-from at a time (_receiving,
+//    0 -> 1 by exchange; released once its sender has been read: at once, or by ReceiveFromAwait.GetResult before
+//    it reads the operation's result, which frees the operation). A receive-from that finds it taken (another
+//    task's, running or parked) takes the readiness loop with its own address instead.
 //  - _spareAddress: one scratch SocketAddress for TryReceiveFrom, taken with Interlocked.Exchange so two of them
 //    racing never share it; the loser allocates its own.
 using System.Net;
@@ -61,6 +62,7 @@ public sealed class UdpSocket : IDisposable
     private SocketAddress? _spareAddress;
     private readonly SocketAddress _receiveAddress;
     private readonly ReceiveFromAwait _receiveFrom;
+    private int _receiving;
 
     private UdpSocket(SocketIo io, AddressFamily family)
     {
@@ -302,6 +304,14 @@ public sealed class UdpSocket : IDisposable
 
     private ValueTask<UdpReceiveFromResult> ReceiveFromCoreAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _receiving, 1) != 0)
+        {
+            // Another receive-from owns _receiveAddress: this one takes the readiness loop, with an address of its own.
+            return SocketReadiness.RunAsync(_io, Readiness.ReadInterest, skipUnlessReady: true, (Self: this, Buffer: buffer, Flags: flags),
+                static (Socket _, (UdpSocket Self, Memory<byte> Buffer, SocketFlags Flags) st, out UdpReceiveFromResult r) => st.Self.TryReceiveFromCore(st.Buffer.Span, st.Flags, out r),
+                cancellationToken);
+        }
+
         ValueTask<int> receive = _io.ReceiveFromAsync(buffer, flags, _receiveAddress, cancellationToken, out bool pending);
         if (pending)
         {
@@ -313,9 +323,12 @@ public sealed class UdpSocket : IDisposable
         // receive runs meanwhile), or a failure, which the task form carries.
         if (receive.IsCompletedSuccessfully)
         {
-            return new ValueTask<UdpReceiveFromResult>(new UdpReceiveFromResult(receive.Result, SenderOf(_receiveAddress)));
+            var result = new UdpReceiveFromResult(receive.Result, SenderOf(_receiveAddress));
+            Volatile.Write(ref _receiving, 0);
+            return new ValueTask<UdpReceiveFromResult>(result);
         }
 
+        Volatile.Write(ref _receiving, 0);
         Task<int> failed = receive.AsTask();
         return failed.IsCanceled
             ? ValueTask.FromCanceled<UdpReceiveFromResult>(cancellationToken)
@@ -440,8 +453,10 @@ public sealed class UdpSocket : IDisposable
         {
             SocketOperation operation = socket._io.ReceiveOperation;
 
-            // The sender first: reading the operation's result frees it, and _receiveAddress, for the next receive.
+            // GetStatus rejects a stale token before anything is touched. Then the sender, then the address is
+            // released, then the operation's result, whose reading frees the operation for the next receive.
             IPEndPoint? sender = operation.GetStatus(token) == ValueTaskSourceStatus.Succeeded ? socket.SenderOf(socket._receiveAddress) : null;
+            Volatile.Write(ref socket._receiving, 0);
             int n = operation.GetResult(token);
             return new UdpReceiveFromResult(n, sender!);
         }

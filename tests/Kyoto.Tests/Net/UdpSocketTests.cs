@@ -81,6 +81,33 @@ public abstract class UdpSocketTests : RuntimeTestBase
     }
 
     [Fact]
+    public void ReceiveFrom_SecondWhileOneWaits_IsRefusedAndTheFirstGetsItsDatagramAndSender()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var a = UdpSocket.Bind(AnyLoopback);
+            using var b = UdpSocket.Bind(AnyLoopback);
+            var first = new byte[16];
+            var second = new byte[16];
+            ValueTask<UdpReceiveFromResult> waiting = b.ReceiveFromAsync(first);
+            Assert.False(waiting.IsCompleted);
+
+            // One wait per direction (as a TCP stream's reads): the second receive cannot wait beside the first.
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await b.ReceiveFromAsync(second));
+
+            await a.SendToAsync(new byte[] { 7, 8, 9 }, b.LocalEndPoint);
+            UdpReceiveFromResult got = await waiting;
+            Assert.Equal((3, (byte)7, a.LocalEndPoint), (got.Count, first[0], got.RemoteEndPoint));
+
+            // Both receive paths are free again: a datagram already queued is taken at once, with its sender.
+            await a.SendToAsync(new byte[] { 1 }, b.LocalEndPoint);
+            UdpReceiveFromResult next = await b.ReceiveFromAsync(second);
+            Assert.Equal((1, (byte)1, a.LocalEndPoint), (next.Count, second[0], next.RemoteEndPoint));
+        });
+    }
+
+    [Fact]
     public void IPv6Loopback_SendToAndReceiveFrom()
     {
         using var rt = NewRuntime();
