@@ -67,31 +67,26 @@ internal sealed class SocketIo : IDisposable
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>
-    /// One non-blocking receive: the byte count, or 0 with the error (WouldBlock: nothing there). A stream socket's
-    /// goes straight to libc (<see cref="SocketCalls"/>; the reactor, hence this object, exists only on Linux).
+    /// One non-blocking receive: the byte count, or 0 with the error (WouldBlock: nothing there). With
+    /// <paramref name="address"/>, a datagram's, and its sender's written there (<see cref="ReceiveFromNow"/>).
+    /// A stream socket's goes straight to the kernel (<see cref="SocketCalls"/>; the reactor, hence this object,
+    /// exists only on Linux).
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal int ReceiveNow(Span<byte> buffer, SocketFlags flags, out SocketError error) =>
-        IsStream && SocketCalls.IsDirect(flags)
-            ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
-            : Socket.Receive(buffer, flags, out error);
-
-    /// <summary>One non-blocking receive; with <paramref name="address"/>, a datagram's and its sender's (see <see cref="ReceiveFromNow"/>).</summary>
-    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal int ReceiveNow(Span<byte> buffer, SocketFlags flags, SocketAddress? address, out SocketError error) =>
-        address is null ? ReceiveNow(buffer, flags, out error) : ReceiveFromNow(buffer, flags, address, out error);
+        address is not null ? ReceiveFromNow(buffer, flags, address, out error)
+        : IsStream && SocketCalls.IsDirect(flags) ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
+        : Socket.Receive(buffer, flags, out error);
 
-    /// <summary>One non-blocking send: the byte count, or 0 with the error (WouldBlock: nothing fits).</summary>
-    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal int SendNow(ReadOnlySpan<byte> buffer, SocketFlags flags, out SocketError error) =>
-        IsStream && SocketCalls.IsDirect(flags)
-            ? SocketCalls.Send(_handle, _fd, buffer, flags, out error)
-            : Socket.Send(buffer, flags, out error);
-
-    /// <summary>One non-blocking send; with <paramref name="address"/>, a datagram to it (see <see cref="SendToNow"/>; no flags).</summary>
+    /// <summary>
+    /// One non-blocking send: the byte count, or 0 with the error (WouldBlock: nothing fits). With
+    /// <paramref name="address"/>, a datagram to it (<see cref="SendToNow"/>; no flags).
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal int SendNow(ReadOnlySpan<byte> buffer, SocketFlags flags, SocketAddress? address, out SocketError error) =>
-        address is null ? SendNow(buffer, flags, out error) : SendToNow(buffer, address, out error);
+        address is not null ? SendToNow(buffer, address, out error)
+        : IsStream && SocketCalls.IsDirect(flags) ? SocketCalls.Send(_handle, _fd, buffer, flags, out error)
+        : Socket.Send(buffer, flags, out error);
 
     /// <summary>
     /// One non-blocking receive of a datagram and its sender's address (into <paramref name="address"/>, whose
@@ -309,7 +304,7 @@ internal sealed class SocketIo : IDisposable
     {
         ThrowIfDisposed();
         long observed = _io.State;
-        received = ReceiveNow(buffer, flags, out SocketError error);
+        received = ReceiveNow(buffer, flags, null, out SocketError error);
         return Finish(error, observed, Readiness.Readable);
     }
 
@@ -318,7 +313,7 @@ internal sealed class SocketIo : IDisposable
     {
         ThrowIfDisposed();
         long observed = _io.State;
-        sent = SendNow(buffer, SocketFlags.None, out SocketError error);
+        sent = SendNow(buffer, SocketFlags.None, null, out SocketError error);
         return Finish(error, observed, Readiness.Writable);
     }
 

@@ -1,7 +1,8 @@
 // The readiness loop of the socket calls that SocketIo's operations do not make (a Unix datagram's sends and
 // receives with an address, Unix stream peeks): try the call; on EAGAIN clear the readiness observed before it and
-// wait for the next edge (ScheduledIo invariant 1). Used by UnixDatagram and UnixStream; UdpSocket's calls go
-// through SocketIo's directional operations, as a TCP stream's do.
+// wait for the next edge (ScheduledIo invariant 1). Used by UnixDatagram and UnixStream, and by a UdpSocket
+// receive-from that runs beside another; UdpSocket's other calls go through SocketIo's directional operations, as
+// a TCP stream's do.
 //
 // .NET's SendTo and ReceiveFrom have no SocketError-out overloads: they report EAGAIN as a SocketException, which
 // costs more than the call. So receives with an address go to the kernel directly (SocketIo.ReceiveFromNow,

@@ -6,12 +6,11 @@
 //  - _lastSentTo: the serialized form of the last destination, an immutable snapshot swapped whole (any thread);
 //    a pending send-to uses the snapshot it took.
 //  - _lastReceivedFrom: the last sender as an IPEndPoint and its serialized form, swapped whole (any thread).
-//  - _receiveAddress: where a receive-from's sender is written, owned by one receive-from at a time (_receiving,
-//    0 -> 1 by exchange; released once its sender has been read: at once, or by ReceiveFromAwait.GetResult before
-//    it reads the operation's result, which frees the operation). A receive-from that finds it taken (another
-//    task's, running or parked) takes the readiness loop with its own address instead.
-//  - _spareAddress: one scratch SocketAddress for TryReceiveFrom, taken with Interlocked.Exchange so two of them
-//    racing never share it; the loser allocates its own.
+//  - _receiveAddress: where a receive's sender is written, owned by one receive at a time (_receiving, 0 -> 1 by
+//    exchange; released once its sender has been read: at once, or by ReceiveFromAwait.GetResult before it reads
+//    the operation's result, which frees the operation). A receive that finds it taken (another task's, running
+//    or parked) uses an address of its own: a TryReceiveFrom allocates one, a ReceiveFromAsync takes the
+//    readiness loop, whose tries do.
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
@@ -59,7 +58,6 @@ public sealed class UdpSocket : IDisposable
     private IPEndPoint? _remote;
     private CachedAddress? _lastSentTo;
     private CachedAddress? _lastReceivedFrom;
-    private SocketAddress? _spareAddress;
     private readonly SocketAddress _receiveAddress;
     private readonly ReceiveFromAwait _receiveFrom;
     private int _receiving;
@@ -397,7 +395,8 @@ public sealed class UdpSocket : IDisposable
 
     private bool TryReceiveFromCore(Span<byte> buffer, SocketFlags flags, out UdpReceiveFromResult result)
     {
-        SocketAddress address = Interlocked.Exchange(ref _spareAddress, null) ?? new SocketAddress(_template.AddressFamily, _addressSize);
+        bool owned = Interlocked.Exchange(ref _receiving, 1) == 0;
+        SocketAddress address = owned ? _receiveAddress : new SocketAddress(_template.AddressFamily, _addressSize);
         try
         {
             address.Size = _addressSize;
@@ -413,7 +412,10 @@ public sealed class UdpSocket : IDisposable
         }
         finally
         {
-            Volatile.Write(ref _spareAddress, address);
+            if (owned)
+            {
+                Volatile.Write(ref _receiving, 0);
+            }
         }
     }
 
