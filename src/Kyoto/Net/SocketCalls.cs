@@ -2,11 +2,12 @@
 // the kernel instead of through System.Net.Sockets.Socket, whose synchronous path adds a disposed check, a
 // blocking-mode check, telemetry, an error translation through System.Native and a second native hop per call:
 // about a seventh of Kyoto's own CPU time per request in the echo server's profile. Socket's calls with an
-// address also report EAGAIN by throwing, once per wait of a datagram socket. Also the zero-timeout poll with
-// which accept avoids the same exception.
+// address also report EAGAIN by throwing, once per wait of a datagram socket. Also accept (Socket.Accept throws
+// for EAGAIN too, and builds a Socket, its endpoints and its engine state for every connection), integer
+// socket options and shutdown, which let an accepted stream live without a Socket object until one is asked for.
 //
 // Invariants:
-//  1. The descriptor is used only while a reference on the socket's SafeSocketHandle is held
+//  1. The descriptor is used only while a reference on the socket's SafeHandle is held
 //     (DangerousAddRef/DangerousRelease, as the runtime's own marshalling does), so a socket disposed by another
 //     thread is closed only after the call returns and its number cannot be reused under it; a call after the
 //     close throws ObjectDisposedException, as Socket's own does.
@@ -28,11 +29,12 @@ using System.Runtime.InteropServices;
 
 namespace Kyoto.Net;
 
-/// <summary>recv, send, recvfrom, sendto and a readability poll on a socket's descriptor (see the file's invariants).</summary>
+/// <summary>recv, send, recvfrom, sendto, accept, shutdown and integer options on a socket's descriptor (see the file's invariants).</summary>
 internal static unsafe partial class SocketCalls
 {
     private const int MsgNoSignal = 0x4000;
     private const int MsgDontWait = 0x40;
+    private const int Enotconn = 107;
 
     /// <summary>The largest call made without the GC transition (invariant 4).</summary>
     private const int SmallTransfer = 64 * 1024;
@@ -53,7 +55,7 @@ internal static unsafe partial class SocketCalls
 
     /// <summary>Receives into <paramref name="buffer"/>: the byte count, or 0 with the error.</summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal static int Receive(SafeSocketHandle handle, int fd, Span<byte> buffer, SocketFlags flags, out SocketError error)
+    internal static int Receive(SafeHandle handle, int fd, Span<byte> buffer, SocketFlags flags, out SocketError error)
     {
         fixed (byte* p = &MemoryMarshal.GetReference(buffer))
         {
@@ -63,7 +65,7 @@ internal static unsafe partial class SocketCalls
 
     /// <summary>Sends what fits of <paramref name="buffer"/>: the byte count, or 0 with the error.</summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal static int Send(SafeSocketHandle handle, int fd, ReadOnlySpan<byte> buffer, SocketFlags flags, out SocketError error)
+    internal static int Send(SafeHandle handle, int fd, ReadOnlySpan<byte> buffer, SocketFlags flags, out SocketError error)
     {
         fixed (byte* p = &MemoryMarshal.GetReference(buffer))
         {
@@ -76,7 +78,7 @@ internal static unsafe partial class SocketCalls
     /// <paramref name="address"/>, whose size is set: the byte count, or 0 with the error.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal static int ReceiveFrom(SafeSocketHandle handle, int fd, Span<byte> buffer, SocketFlags flags, SocketAddress address, out SocketError error)
+    internal static int ReceiveFrom(SafeHandle handle, int fd, Span<byte> buffer, SocketFlags flags, SocketAddress address, out SocketError error)
     {
         Span<byte> name = address.Buffer.Span;
         uint nameLength = (uint)name.Length;
@@ -97,7 +99,7 @@ internal static unsafe partial class SocketCalls
 
     /// <summary>Sends <paramref name="buffer"/> as one datagram to <paramref name="address"/>: the byte count, or 0 with the error.</summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal static int SendTo(SafeSocketHandle handle, int fd, ReadOnlySpan<byte> buffer, SocketFlags flags, SocketAddress address, out SocketError error)
+    internal static int SendTo(SafeHandle handle, int fd, ReadOnlySpan<byte> buffer, SocketFlags flags, SocketAddress address, out SocketError error)
     {
         ReadOnlySpan<byte> name = address.Buffer.Span[..address.Size];
         uint nameLength = (uint)name.Length;
@@ -113,7 +115,7 @@ internal static unsafe partial class SocketCalls
     // here: nothing between the AddRef and the Release can throw.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int Call(
-        SafeSocketHandle handle, int fd, byte* p, int length, int flags, bool send, byte* address, uint* addressLength, out SocketError error)
+        SafeHandle handle, int fd, byte* p, int length, int flags, bool send, byte* address, uint* addressLength, out SocketError error)
     {
         bool added = false;
         handle.DangerousAddRef(ref added); // ObjectDisposedException once the socket is closed (invariant 1)
@@ -146,30 +148,109 @@ internal static unsafe partial class SocketCalls
     }
 
     /// <summary>
-    /// Whether the socket has something to read now (for a listening socket: a pending connection), or an error
-    /// or hang-up the next call will report; a zero-timeout poll that never waits and never throws.
+    /// Takes the next pending connection of a listening socket, non-blocking and close-on-exec from the start:
+    /// its handle, or null with the error (WouldBlock: none pending). A connection reset while it waited in the
+    /// queue (ECONNABORTED) is skipped, as an interrupted call is retried: neither is the listener's failure.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The listening socket was closed.</exception>
+    internal static SocketHandle? Accept(SafeHandle listener, int fd, out SocketError error)
+    {
+        bool added = false;
+        try
+        {
+            listener.DangerousAddRef(ref added);
+            while (true)
+            {
+                int accepted = Native.Libc.accept4(fd, null, null, Native.Libc.SOCK_NONBLOCK | Native.Libc.SOCK_CLOEXEC);
+                if (accepted >= 0)
+                {
+                    error = SocketError.Success;
+                    return new SocketHandle(accepted);
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno is not (Native.Libc.EINTR or Native.Libc.ECONNABORTED))
+                {
+                    error = ToSocketError(errno);
+                    return null;
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                listener.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Reads an integer socket option.</summary>
+    /// <exception cref="SocketException">The kernel refused.</exception>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal static bool PollReadable(SafeSocketHandle handle, int fd)
+    internal static int GetOption(SafeHandle handle, int fd, int level, int name)
     {
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            var poll = new Native.Libc.PollFd { Fd = fd, Events = Native.Libc.POLLIN };
-            Native.Libc.TimeSpec zero = default;
-            while (true)
+            int value = 0;
+            uint length = sizeof(int);
+            if (Native.Libc.getsockopt(fd, level, name, &value, &length) != 0)
             {
-                int n = Native.Libc.ppoll(&poll, 1, &zero, null);
-                if (n >= 0)
-                {
-                    return n > 0; // revents is set: readable, or an error the call itself will report
-                }
+                throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+            }
 
-                if (Marshal.GetLastPInvokeError() != Native.Libc.EINTR)
-                {
-                    return true; // let the call report it
-                }
+            return value;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Sets an integer socket option.</summary>
+    /// <exception cref="SocketException">The kernel refused.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal static void SetOption(SafeHandle handle, int fd, int level, int name, int value)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (Native.Libc.setsockopt(fd, level, name, &value, sizeof(int)) != 0)
+            {
+                throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Shuts down the sending side of a connected stream (SHUT_WR): the peer reads end of stream once what was
+    /// sent arrives. ENOTCONN (the connection already reached CLOSE, say after a reset) is success, as .NET's
+    /// Socket.Shutdown treats it for a socket that was connected.
+    /// </summary>
+    /// <exception cref="SocketException">The kernel refused.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal static void ShutdownSend(SafeHandle handle, int fd)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (Native.Libc.shutdown(fd, 1) != 0 && Marshal.GetLastPInvokeError() is int errno && errno != Enotconn)
+            {
+                throw new SocketException((int)ToSocketError(errno));
             }
         }
         finally

@@ -1,4 +1,4 @@
-// A non-blocking .NET Socket registered with the runtime's reactor, and the calls of Kyoto's socket types on it:
+// A non-blocking socket registered with the runtime's reactor, and the calls of Kyoto's socket types on it:
 // reads and writes (a fast path here, the wait in the direction's SocketOperation), try-calls, accept, readiness
 // waits. The Socket only ever runs its synchronous, non-blocking calls, so .NET's own socket engine never
 // registers it: Kyoto's reactor is the only one watching the descriptor. Awaits inside Kyoto's own code use
@@ -17,8 +17,15 @@
 //  4. Whether a call parked comes from the call itself (SocketOperation.Start's `pending`), never from the
 //     status of the ValueTask it returned: a parked operation may complete on another worker at any moment, and
 //     its await must still be handed to the caller, whose GetResult is what frees the direction.
+//  5. An accepted connection starts as a bare descriptor in Kyoto's own SocketHandle: reads, writes, integer
+//     options, shutdown and Dispose use it, and a .NET Socket (endpoints, other options, the public Socket
+//     property) is made on first use, once, under the lock on the receive operation, over a SafeSocketHandle
+//     that does not own the descriptor. Dispose marks the object disposed before it takes that lock, so no
+//     Socket is made after Dispose looks; it disposes the Socket it saw (if any), then the SocketHandle, whose
+//     close(2) runs once no call holds a reference. The descriptor is closed exactly once, in an orderly way.
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Kyoto.Reactor;
 using Kyoto.Scheduling;
 using Kyoto.Tasks;
@@ -30,8 +37,9 @@ internal sealed class SocketIo : IDisposable
     private readonly ScheduledIo _io;
     private readonly SocketOperation _receive;
     private readonly SocketOperation _send;
-    private readonly SafeSocketHandle _handle;
+    private readonly SafeHandle _handle; // the Socket's SafeSocketHandle, or an accepted connection's own (invariant 5)
     private readonly int _fd;
+    private Socket? _socket; // written once, under the lock (invariant 5)
     private int _disposed;
 
     /// <summary>Registers <paramref name="socket"/> with the current runtime's reactor.</summary>
@@ -40,11 +48,11 @@ internal sealed class SocketIo : IDisposable
     {
     }
 
-    /// <summary>Registers <paramref name="socket"/> with <paramref name="reactor"/> (an accepted socket joins its acceptor's).</summary>
+    /// <summary>Registers <paramref name="socket"/> with <paramref name="reactor"/>.</summary>
     internal SocketIo(Socket socket, IoReactor reactor)
     {
         socket.Blocking = false;
-        Socket = socket;
+        _socket = socket;
         IsStream = socket.SocketType == SocketType.Stream;
         _handle = socket.SafeHandle;
         _fd = (int)_handle.DangerousGetHandle();
@@ -53,9 +61,69 @@ internal sealed class SocketIo : IDisposable
         _send = new SocketOperation(this, _io, send: true);
     }
 
+    /// <summary>
+    /// Registers an accepted connection's <paramref name="handle"/> (already non-blocking) with
+    /// <paramref name="reactor"/>, its acceptor's; its <see cref="Socket"/> is made when first asked for.
+    /// </summary>
+    internal SocketIo(SocketHandle handle, bool isStream, IoReactor reactor)
+    {
+        IsStream = isStream;
+        _handle = handle;
+        _fd = (int)handle.DangerousGetHandle();
+        _io = reactor.Register(_fd);
+        _receive = new SocketOperation(this, _io, send: false);
+        _send = new SocketOperation(this, _io, send: true);
+    }
+
     internal IoReactor Reactor => _io.Reactor;
 
-    internal Socket Socket { get; }
+    /// <summary>The .NET socket over the descriptor; for an accepted connection, made on first use (invariant 5).</summary>
+    /// <exception cref="ObjectDisposedException">Made after the socket was disposed.</exception>
+    internal Socket Socket => Volatile.Read(ref _socket) ?? CreateSocket();
+
+    private Socket CreateSocket()
+    {
+        lock (_receive)
+        {
+            if (_socket is { } made)
+            {
+                return made;
+            }
+
+            ObjectDisposedException.ThrowIf(IsDisposed, typeof(Socket));
+            // Socket reads the family, type, protocol and endpoints from the descriptor; it takes a handle it did
+            // not create to be blocking, so it is told otherwise (the descriptor already is non-blocking). Its
+            // handle does not own the descriptor: disposing a SafeSocketHandle that owns one resets the connection.
+            var socket = new Socket(new SafeSocketHandle(_handle.DangerousGetHandle(), ownsHandle: false)) { Blocking = false };
+            Volatile.Write(ref _socket, socket);
+            return socket;
+        }
+    }
+
+    /// <summary>Closes the sending side of a connected stream (the peer reads end of stream), straight on the descriptor.</summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    /// <exception cref="SocketException">The kernel refused.</exception>
+    internal void ShutdownSend()
+    {
+        ThrowIfDisposed();
+        SocketCalls.ShutdownSend(_handle, _fd);
+    }
+
+    /// <summary>Reads an integer option straight from the descriptor (no <see cref="Socket"/> is made).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    internal int GetOption(int level, int name)
+    {
+        ThrowIfDisposed();
+        return SocketCalls.GetOption(_handle, _fd, level, name);
+    }
+
+    /// <summary>Sets an integer option straight on the descriptor (no <see cref="Socket"/> is made).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    internal void SetOption(int level, int name, int value)
+    {
+        ThrowIfDisposed();
+        SocketCalls.SetOption(_handle, _fd, level, name, value);
+    }
 
     /// <summary>
     /// A stream socket: a call that moved fewer bytes than asked drained the kernel's buffer (or filled it), so
@@ -357,29 +425,31 @@ internal sealed class SocketIo : IDisposable
     }
 
     /// <summary>
-    /// Accepts the next connection of a listening socket (TCP or Unix): the accept loop of both acceptors.
-    /// <paramref name="owner"/> names the object in <see cref="ObjectDisposedException"/>.
+    /// Accepts the next connection of a listening socket (TCP or Unix): the accept loop of both acceptors, which
+    /// returns the connection's handle, non-blocking. <paramref name="owner"/> names the object in
+    /// <see cref="ObjectDisposedException"/>.
     /// </summary>
-    internal async ValueTask<Socket> AcceptAsync(object owner, CancellationToken cancellationToken)
+    /// <exception cref="SocketException">The kernel failed the accept (for example: out of descriptors).</exception>
+    internal async ValueTask<SocketHandle> AcceptAsync(object owner, CancellationToken cancellationToken)
     {
         while (true)
         {
             ObjectDisposedException.ThrowIf(IsDisposed, owner);
             long observed = _io.State;
-
-            // .NET reports EAGAIN from accept by throwing, and an exception per drained edge (one per connection
-            // when clients connect one at a time) costs more than the accept itself. So accept is called only
-            // when the reactor has reported readiness and a zero-timeout poll says a connection is pending; the
-            // catch is left for another acceptor of the same socket taking the connection in between.
-            if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0 && SocketCalls.PollReadable(_handle, _fd))
+            if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0)
             {
-                try
+                // accept4 itself, not Socket.Accept: EAGAIN comes back as a value (Socket throws it, once per
+                // drained edge, which is once per connection when clients connect one at a time), and the
+                // connection needs no Socket object until one is asked for.
+                SocketHandle? accepted = SocketCalls.Accept(_handle, _fd, out SocketError error);
+                if (accepted is not null)
                 {
-                    return Socket.Accept();
+                    return accepted;
                 }
-                catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
+
+                if (error != SocketError.WouldBlock)
                 {
-                    // taken by another acceptor between the poll and the accept
+                    throw new SocketException((int)error);
                 }
             }
 
@@ -387,7 +457,7 @@ internal sealed class SocketIo : IDisposable
         }
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, Socket);
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, typeof(Socket));
 
     public void Dispose()
     {
@@ -397,6 +467,16 @@ internal sealed class SocketIo : IDisposable
         }
 
         _io.Reactor.Deregister(_io);
-        Socket.Dispose();
+        Socket? socket;
+        lock (_receive)
+        {
+            socket = _socket; // none can be made from here on (invariant 5)
+        }
+
+        socket?.Dispose(); // closes the descriptor when the Socket came first; only its wrapper otherwise
+        if (_handle is SocketHandle own)
+        {
+            own.Dispose(); // an accepted connection's: close(2) once no call holds a reference (invariant 5)
+        }
     }
 }

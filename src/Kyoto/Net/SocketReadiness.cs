@@ -35,7 +35,7 @@ internal static class SocketReadiness
         await KyotoTask.ConsumeBudget();
         while (true)
         {
-            ObjectDisposedException.ThrowIf(io.IsDisposed, io.Socket);
+            ObjectDisposedException.ThrowIf(io.IsDisposed, typeof(Socket));
             long observed = io.State;
             if ((!skipUnlessReady || (ScheduledIo.ReadyBits(observed) & interest) != 0) && attempt(io.Socket, state, out TResult result))
             {

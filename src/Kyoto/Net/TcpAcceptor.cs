@@ -77,11 +77,12 @@ public sealed class TcpAcceptor : IDisposable
 
     /// <summary>Waits for the next incoming connection.</summary>
     /// <remarks><b>Cancel safety:</b> safe: a cancelled accept takes no connection (it stays queued for the next accept).</remarks>
+    /// <exception cref="SocketException">The kernel failed the accept (for example the process is out of descriptors).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The acceptor was disposed.</exception>
     public async ValueTask<TcpStream> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        Socket accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
+        SocketHandle accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
         return TcpStream.FromAccepted(accepted, _io.Reactor);
     }
 

@@ -29,15 +29,20 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
         _remote = remote;
     }
 
-    internal static TcpStream FromAccepted(Socket socket, Reactor.IoReactor reactor)
+    /// <summary>
+    /// Wraps an accepted connection's handle (closing it if registration fails). No Socket object is made until
+    /// one is asked for (<see cref="SocketIo"/> invariant 5), so serving a connection that only reads, writes and
+    /// sets <see cref="NoDelay"/> costs none.
+    /// </summary>
+    internal static TcpStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor)
     {
         try
         {
-            return new TcpStream(new SocketIo(socket, reactor), (IPEndPoint?)socket.RemoteEndPoint);
+            return new TcpStream(new SocketIo(handle, isStream: true, reactor), remote: null);
         }
         catch
         {
-            socket.Dispose();
+            handle.Dispose();
             throw;
         }
     }
@@ -151,9 +156,12 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
     public bool NoDelay
     {
-        get => _io.Socket.NoDelay;
-        set => _io.Socket.NoDelay = value;
+        get => _io.GetOption(IpProtoTcp, TcpNoDelay) != 0;
+        set => _io.SetOption(IpProtoTcp, TcpNoDelay, value ? 1 : 0);
     }
+
+    private const int IpProtoTcp = 6;
+    private const int TcpNoDelay = 1;
 
     /// <summary>
     /// How long closing waits to send unsent data: null (the default) closes in the background; zero resets
@@ -173,7 +181,11 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
         set => _io.Socket.Ttl = value;
     }
 
-    /// <summary>The underlying socket, for options Kyoto does not expose. Do not read, write or block on it.</summary>
+    /// <summary>
+    /// The underlying socket, for options Kyoto does not expose (for an accepted connection, made on first use).
+    /// Do not read, write or block on it.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">First asked for after the stream was disposed.</exception>
     public Socket Socket => _io.Socket;
 
     /// <summary>Waits until the stream is ready for <paramref name="interest"/> and returns the readiness seen.</summary>
@@ -267,7 +279,7 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     public void ShutdownWrite()
     {
         ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
-        _io.Socket.Shutdown(SocketShutdown.Send);
+        _io.ShutdownSend();
     }
 
     /// <summary>Completes at once: a socket buffers nothing in user space.</summary>

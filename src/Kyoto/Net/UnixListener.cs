@@ -66,8 +66,8 @@ public sealed class UnixListener : IDisposable
     /// <exception cref="ObjectDisposedException">The listener was disposed.</exception>
     public async ValueTask<UnixStream> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        Socket accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
-        return UnixStream.FromConnected(accepted, _io.Reactor);
+        SocketHandle accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
+        return UnixStream.FromAccepted(accepted, _io.Reactor);
     }
 
     /// <summary>Stops listening and deletes the socket file; a pending accept fails with <see cref="ObjectDisposedException"/>.</summary>

@@ -28,6 +28,20 @@ public sealed class UnixStream : IAsyncDuplex, IDisposable
 
     private UnixStream(SocketIo io) => _io = io;
 
+    /// <summary>Wraps an accepted connection's handle (closing it if registration fails); its Socket is made on first use.</summary>
+    internal static UnixStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor)
+    {
+        try
+        {
+            return new UnixStream(new SocketIo(handle, isStream: true, reactor));
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Wraps a connected socket (closing it if registration fails).</summary>
     internal static UnixStream FromConnected(Socket socket, Reactor.IoReactor? reactor)
     {
@@ -173,7 +187,7 @@ public sealed class UnixStream : IAsyncDuplex, IDisposable
     public void ShutdownWrite()
     {
         ThrowIfDisposed();
-        _io.Socket.Shutdown(SocketShutdown.Send);
+        _io.ShutdownSend();
     }
 
     /// <summary>Completes at once: a socket buffers nothing in user space.</summary>

@@ -71,6 +71,37 @@ public sealed class TcpDescriptorLeakTests
         Assert.Equal(regBefore, regAfter);
     }
 
+    [Fact]
+    public void AcceptedStreams_WithAndWithoutASocketMadeOnFirstUse_LeaveNoDescriptor()
+    {
+        const int Pairs = 2_000;
+        using Runtime rt = new RuntimeBuilder { WorkerThreads = 2 }.Build();
+        (int before, int after, int regBefore, int regAfter) = rt.BlockOnBounded(async () =>
+        {
+            await WarmUpAsync();
+            int open = CountOpenDescriptors();
+            int registered = Registrations();
+            using (var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, 0)))
+            {
+                for (int i = 0; i < Pairs; i++)
+                {
+                    ValueTask<TcpStream> accept = acceptor.AcceptAsync();
+                    using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+                    client.Linger = TimeSpan.Zero; // reset at close: no TIME_WAIT to exhaust the ephemeral ports
+                    using TcpStream accepted = await accept;
+                    if (i % 2 == 0)
+                    {
+                        Assert.Equal(client.LocalEndPoint, accepted.RemoteEndPoint); // makes its Socket
+                    }
+                }
+            }
+
+            return (open, CountOpenDescriptors(), registered, Registrations());
+        }, TimeSpan.FromMinutes(1));
+        Descriptors.AssertNoLeak(before, after);
+        Assert.Equal(regBefore, regAfter);
+    }
+
     [Theory]
     [InlineData(RuntimeFlavor.MultiThread)]
     [InlineData(RuntimeFlavor.CurrentThread)]

@@ -71,6 +71,21 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int socketpair(int domain, int type, int protocol, int* sv);
 
+    internal const int ECONNABORTED = 103;
+
+    /// <summary>Takes the next pending connection; the address arguments may be null.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int accept4(int fd, byte* address, uint* addressLength, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int shutdown(int fd, int how);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int setsockopt(int fd, int level, int name, void* value, uint length);
+
     /// <summary>
     /// The size of <c>struct epoll_event</c>: packed (12 bytes: u32 events, u64 data) on x86-64, naturally
     /// aligned (16 bytes) elsewhere.

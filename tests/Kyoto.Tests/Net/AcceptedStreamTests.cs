@@ -1,0 +1,168 @@
+using System.Net;
+using System.Net.Sockets;
+using Kyoto.Net;
+using Kyoto.Tasks;
+
+namespace Kyoto.Tests.Net;
+
+/// <summary>
+/// An accepted connection starts as a bare descriptor and gets its .NET Socket only when one is asked for:
+/// endpoints, options, shutdown and close behave the same either way.
+/// </summary>
+public abstract class AcceptedStreamTests : RuntimeTestBase
+{
+    public sealed class MultiThread : AcceptedStreamTests
+    {
+        protected override RuntimeFlavor Flavor => RuntimeFlavor.MultiThread;
+    }
+
+    public sealed class CurrentThread : AcceptedStreamTests
+    {
+        protected override RuntimeFlavor Flavor => RuntimeFlavor.CurrentThread;
+    }
+
+    private static readonly IPEndPoint AnyLoopback = new(IPAddress.Loopback, 0);
+
+    private static async Task<(TcpStream Client, TcpStream Accepted)> PairAsync(TcpAcceptor acceptor)
+    {
+        ValueTask<TcpStream> accept = acceptor.AcceptAsync();
+        TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+        return (client, await accept);
+    }
+
+    private static async Task<long> DrainAsync(TcpStream stream)
+    {
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await stream.ReadAsync(buffer)) > 0)
+        {
+            total += n;
+        }
+
+        return total;
+    }
+
+    [Fact]
+    public void EndPointsAndSocket_MadeOnFirstUse_MatchTheClientsView()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            using (accepted)
+            {
+                Assert.Equal(client.LocalEndPoint, accepted.RemoteEndPoint);
+                Assert.Equal(acceptor.LocalEndPoint, accepted.LocalEndPoint);
+                Socket socket = accepted.Socket;
+                Assert.Same(socket, accepted.Socket);
+                Assert.True(socket.Connected);
+                Assert.False(socket.Blocking);
+                Assert.Equal(SocketType.Stream, socket.SocketType);
+                Assert.Equal(client.LocalEndPoint, socket.RemoteEndPoint);
+
+                // The stream still reads and writes through the reactor once its Socket exists.
+                await client.WriteAllAsync("ping"u8.ToArray());
+                var buffer = new byte[4];
+                Assert.Equal(4, await accepted.ReadAsync(buffer));
+                await accepted.WriteAllAsync(buffer);
+                Assert.Equal(4, await client.ReadAsync(buffer));
+                Assert.Equal("ping"u8.ToArray(), buffer);
+            }
+        });
+    }
+
+    [Fact]
+    public void NoDelay_SetOnTheDescriptor_IsWhatTheSocketReports()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            using (accepted)
+            {
+                Assert.False(accepted.NoDelay);
+                accepted.NoDelay = true;
+                Assert.True(accepted.NoDelay);
+                Assert.True(accepted.Socket.NoDelay);
+                accepted.NoDelay = false;
+                Assert.False(accepted.Socket.NoDelay);
+            }
+        });
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Dispose_WithDataStillInFlight_ClosesInOrder_ThePeerReadsAllOfItThenEndOfStream(bool makeSocket)
+    {
+        const int Size = 4 * 1024 * 1024; // far more than the socket buffers hold: most is unsent at the close
+        using var rt = NewRuntime();
+        long received = rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            {
+                if (makeSocket)
+                {
+                    _ = accepted.Socket;
+                }
+
+                JoinHandle<long> reader = KyotoTask.Spawn(() => DrainAsync(client));
+                using (accepted)
+                {
+                    await accepted.WriteAllAsync(new byte[Size]);
+                }
+
+                // A reset (what disposing an owning SafeSocketHandle sends) would fail this read instead.
+                return await reader;
+            }
+        });
+        Assert.Equal(Size, received);
+    }
+
+    [Fact]
+    public void ShutdownWrite_OnTheDescriptor_PeerReadsEndOfStreamAndCanStillAnswer()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            using (accepted)
+            {
+                await accepted.WriteAllAsync("bye"u8.ToArray());
+                accepted.ShutdownWrite();
+                Assert.Equal(3, await DrainAsync(client));
+                await client.WriteAllAsync("ok"u8.ToArray());
+                client.ShutdownWrite();
+                Assert.Equal(2, await DrainAsync(accepted));
+            }
+        });
+    }
+
+    [Fact]
+    public void Socket_FirstAskedForAfterDispose_ThrowsObjectDisposed()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            {
+                accepted.Dispose();
+                Assert.Throws<ObjectDisposedException>(() => accepted.Socket);
+                Assert.Throws<ObjectDisposedException>(() => accepted.NoDelay = true);
+                Assert.Throws<ObjectDisposedException>(() => accepted.ShutdownWrite());
+                Assert.Equal(0, await client.ReadAsync(new byte[1])); // closed in order: end of stream
+            }
+        });
+    }
+}
