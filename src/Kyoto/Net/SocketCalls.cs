@@ -3,8 +3,9 @@
 // blocking-mode check, telemetry, an error translation through System.Native and a second native hop per call:
 // about a seventh of Kyoto's own CPU time per request in the echo server's profile. Socket's calls with an
 // address also report EAGAIN by throwing, once per wait of a datagram socket. Also accept (Socket.Accept throws
-// for EAGAIN too, and builds a Socket, its endpoints and its engine state for every connection), integer
-// socket options and shutdown, which let an accepted stream live without a Socket object until one is asked for.
+// for EAGAIN too, and builds a Socket, its endpoints and its engine state for every connection), connect (whose
+// progress Socket.Connect reports by throwing as well), integer socket options and shutdown, which let a stream
+// live without a Socket object until one is asked for.
 //
 // Invariants:
 //  1. The descriptor is used only while a reference on the socket's SafeHandle is held
@@ -29,12 +30,13 @@ using System.Runtime.InteropServices;
 
 namespace Kyoto.Net;
 
-/// <summary>recv, send, recvfrom, sendto, accept, shutdown and integer options on a socket's descriptor (see the file's invariants).</summary>
+/// <summary>recv, send, recvfrom, sendto, accept, connect, shutdown and integer options on a socket's descriptor (see the file's invariants).</summary>
 internal static unsafe partial class SocketCalls
 {
     private const int MsgNoSignal = 0x4000;
     private const int MsgDontWait = 0x40;
     private const int Enotconn = 107;
+    private const int EinProgress = 115;
 
     /// <summary>The largest call made without the GC transition (invariant 4).</summary>
     private const int SmallTransfer = 64 * 1024;
@@ -183,6 +185,41 @@ internal static unsafe partial class SocketCalls
                 listener.DangerousRelease();
             }
         }
+    }
+
+    /// <summary>
+    /// Opens a TCP socket of <paramref name="family"/>, non-blocking and close-on-exec from the start, and starts
+    /// connecting it to <paramref name="remote"/>: its handle, and whether the connection is still in progress
+    /// (writability will say when it is done, SO_ERROR how it went).
+    /// </summary>
+    /// <exception cref="SocketException">The socket could not be made, or the connection failed at once (refused...).</exception>
+    internal static SocketHandle OpenAndConnect(AddressFamily family, SocketAddress remote, out bool pending)
+    {
+        int fd = Native.Libc.socket((int)family, Native.Libc.SOCK_STREAM | Native.Libc.SOCK_NONBLOCK | Native.Libc.SOCK_CLOEXEC, 6 /* IPPROTO_TCP */);
+        if (fd < 0)
+        {
+            throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+        }
+
+        var handle = new SocketHandle(fd);
+        fixed (byte* address = remote.Buffer.Span)
+        {
+            if (Native.Libc.connect(fd, address, (uint)remote.Size) == 0)
+            {
+                pending = false;
+                return handle;
+            }
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno is EinProgress or Native.Libc.EINTR) // an interrupted connect goes on in the background
+        {
+            pending = true;
+            return handle;
+        }
+
+        handle.Dispose();
+        throw new SocketException((int)ToSocketError(errno));
     }
 
     /// <summary>Reads an integer socket option.</summary>

@@ -3,9 +3,10 @@ using Microsoft.Win32.SafeHandles;
 namespace Kyoto.Net;
 
 /// <summary>
-/// An accepted connection's descriptor, owned by Kyoto until a .NET Socket is asked for (<see cref="SocketIo"/>
-/// invariant 5). Releasing it is a plain close(2): an orderly FIN (or what SO_LINGER says), never the reset
-/// that disposing a <see cref="System.Net.Sockets.SafeSocketHandle"/> directly sends.
+/// The descriptor of a connection Kyoto accepted or connected itself, owned by Kyoto even once a .NET Socket is
+/// made over it (<see cref="SocketIo"/> invariant 5). Releasing it is a plain close(2): an orderly FIN (or what
+/// SO_LINGER says), never the reset that disposing an owning <see cref="System.Net.Sockets.SafeSocketHandle"/>
+/// sends.
 /// </summary>
 internal sealed class SocketHandle : SafeHandleMinusOneIsInvalid
 {

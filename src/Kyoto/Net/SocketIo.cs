@@ -17,12 +17,13 @@
 //  4. Whether a call parked comes from the call itself (SocketOperation.Start's `pending`), never from the
 //     status of the ValueTask it returned: a parked operation may complete on another worker at any moment, and
 //     its await must still be handed to the caller, whose GetResult is what frees the direction.
-//  5. An accepted connection starts as a bare descriptor in Kyoto's own SocketHandle: reads, writes, integer
-//     options, shutdown and Dispose use it, and a .NET Socket (endpoints, other options, the public Socket
-//     property) is made on first use, once, under the lock on the receive operation, over a SafeSocketHandle
-//     that does not own the descriptor. Dispose marks the object disposed before it takes that lock, so no
-//     Socket is made after Dispose looks; it disposes the Socket it saw (if any), then the SocketHandle, whose
-//     close(2) runs once no call holds a reference. The descriptor is closed exactly once, in an orderly way.
+//  5. A connection Kyoto accepted or connected itself starts as a bare descriptor in Kyoto's own SocketHandle:
+//     reads, writes, integer options, shutdown and Dispose use it, and a .NET Socket (endpoints, other options,
+//     the public Socket property) is made on first use, once, under the lock on the receive operation, over a
+//     SafeSocketHandle that does not own the descriptor. Dispose marks the object disposed before it takes
+//     that lock, so no Socket is made after Dispose looks; it disposes the Socket it saw (if any), then the
+//     SocketHandle, whose close(2) runs once no call holds a reference. The descriptor is closed exactly once,
+//     in an orderly way.
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -37,7 +38,7 @@ internal sealed class SocketIo : IDisposable
     private readonly ScheduledIo _io;
     private readonly SocketOperation _receive;
     private readonly SocketOperation _send;
-    private readonly SafeHandle _handle; // the Socket's SafeSocketHandle, or an accepted connection's own (invariant 5)
+    private readonly SafeHandle _handle; // the Socket's SafeSocketHandle, or a SocketHandle (invariant 5)
     private readonly int _fd;
     private Socket? _socket; // written once, under the lock (invariant 5)
     private int _disposed;
@@ -62,8 +63,8 @@ internal sealed class SocketIo : IDisposable
     }
 
     /// <summary>
-    /// Registers an accepted connection's <paramref name="handle"/> (already non-blocking) with
-    /// <paramref name="reactor"/>, its acceptor's; its <see cref="Socket"/> is made when first asked for.
+    /// Registers a connection's <paramref name="handle"/> (accepted, or connected by Kyoto; already non-blocking)
+    /// with <paramref name="reactor"/>; its <see cref="Socket"/> is made when first asked for.
     /// </summary>
     internal SocketIo(SocketHandle handle, bool isStream, IoReactor reactor)
     {
@@ -77,7 +78,7 @@ internal sealed class SocketIo : IDisposable
 
     internal IoReactor Reactor => _io.Reactor;
 
-    /// <summary>The .NET socket over the descriptor; for an accepted connection, made on first use (invariant 5).</summary>
+    /// <summary>The .NET socket over the descriptor; over a <see cref="SocketHandle"/>, made on first use (invariant 5).</summary>
     /// <exception cref="ObjectDisposedException">Made after the socket was disposed.</exception>
     internal Socket Socket => Volatile.Read(ref _socket) ?? CreateSocket();
 
@@ -476,7 +477,7 @@ internal sealed class SocketIo : IDisposable
         socket?.Dispose(); // closes the descriptor when the Socket came first; only its wrapper otherwise
         if (_handle is SocketHandle own)
         {
-            own.Dispose(); // an accepted connection's: close(2) once no call holds a reference (invariant 5)
+            own.Dispose(); // close(2) once no call holds a reference (invariant 5)
         }
     }
 }

@@ -32,7 +32,8 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// <summary>
     /// Wraps an accepted connection's handle (closing it if registration fails). No Socket object is made until
     /// one is asked for (<see cref="SocketIo"/> invariant 5), so serving a connection that only reads, writes and
-    /// sets <see cref="NoDelay"/> costs none.
+    /// sets <see cref="NoDelay"/> costs none. A stream from <see cref="ConnectAsync(IPEndPoint, CancellationToken)"/>
+    /// starts the same way.
     /// </summary>
     internal static TcpStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor)
     {
@@ -60,8 +61,52 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
             return ValueTask.FromCanceled<TcpStream>(cancellationToken);
         }
 
-        return ConnectSocketAsync(new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp), remote, cancellationToken);
+        return ConnectHandleAsync(remote, cancellationToken);
     }
+
+    /// <summary>
+    /// Connects a socket made here: socket(2) and connect(2) themselves, so a connection in progress is a value
+    /// (Socket.Connect throws to say so), and the stream, like an accepted one, gets a Socket only when asked.
+    /// </summary>
+    private static async ValueTask<TcpStream> ConnectHandleAsync(IPEndPoint remote, CancellationToken cancellationToken)
+    {
+        Reactor.IoReactor reactor = Reactor.IoReactor.OfCurrentRuntime(); // outside a runtime: fails before a socket exists
+        // Registered after the connection started: epoll reports a socket that never connected as hung up.
+        SocketHandle handle = SocketCalls.OpenAndConnect(remote.AddressFamily, remote.Serialize(), out bool pending);
+        SocketIo io;
+        try
+        {
+            io = new SocketIo(handle, isStream: true, reactor);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+
+        try
+        {
+            if (pending)
+            {
+                await io.WritableAsync(cancellationToken).ConfigureAwait(true);
+                int error = io.GetOption(SolSocket, SoError);
+                if (error != 0)
+                {
+                    throw new SocketException((int)SocketCalls.ToSocketError(error));
+                }
+            }
+
+            return new TcpStream(io, remote);
+        }
+        catch
+        {
+            io.Dispose();
+            throw;
+        }
+    }
+
+    private const int SolSocket = 1;
+    private const int SoError = 4;
 
     /// <summary>
     /// Resolves <paramref name="host"/> (a name or an IP literal) and connects to its addresses in the order the

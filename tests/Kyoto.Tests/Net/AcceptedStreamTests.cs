@@ -6,8 +6,8 @@ using Kyoto.Tasks;
 namespace Kyoto.Tests.Net;
 
 /// <summary>
-/// An accepted connection starts as a bare descriptor and gets its .NET Socket only when one is asked for:
-/// endpoints, options, shutdown and close behave the same either way.
+/// A connection Kyoto accepted or connected itself starts as a bare descriptor and gets its .NET Socket only when
+/// one is asked for: endpoints, options, shutdown and close behave the same either way.
 /// </summary>
 public abstract class AcceptedStreamTests : RuntimeTestBase
 {
@@ -72,6 +72,61 @@ public abstract class AcceptedStreamTests : RuntimeTestBase
                 Assert.Equal("ping"u8.ToArray(), buffer);
             }
         });
+    }
+
+    [Fact]
+    public void ConnectedStream_EndPointsAndSocket_MatchTheAcceptedSide()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            using (accepted)
+            {
+                Assert.Equal(acceptor.LocalEndPoint, client.RemoteEndPoint);
+                Assert.Equal(IPAddress.Loopback, client.LocalEndPoint.Address);
+                Assert.NotEqual(0, client.LocalEndPoint.Port);
+                Assert.True(client.Socket.Connected);
+                Assert.False(client.Socket.Blocking);
+                Assert.Equal(accepted.Socket.LocalEndPoint, client.Socket.RemoteEndPoint);
+                Assert.Equal(accepted.Socket.RemoteEndPoint, client.Socket.LocalEndPoint);
+            }
+        });
+    }
+
+    [Fact]
+    public void ConnectAndAccept_ManyTimes_ThrowNoWouldBlockException()
+    {
+        // Socket.Connect reports a connection in progress by throwing, and Socket.Accept "nothing pending" too;
+        // Kyoto makes both calls itself, so neither costs a throw and a catch.
+        const int Connections = 40;
+        using var rt = NewRuntime();
+        using var thrown = new WouldBlockExceptions(rt);
+        int served = rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            int count = 0;
+            for (int i = 0; i < Connections; i++)
+            {
+                (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+                using (client)
+                using (accepted)
+                {
+                    await client.WriteAllAsync(new byte[] { (byte)i });
+                    var one = new byte[1];
+                    Assert.Equal(1, await accepted.ReadAsync(one));
+                    Assert.Equal((byte)i, one[0]);
+                    count++;
+                }
+            }
+
+            return count;
+        });
+
+        Assert.Equal(Connections, served);
+        Assert.Equal(0, thrown.Count);
     }
 
     [Fact]

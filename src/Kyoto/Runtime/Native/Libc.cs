@@ -84,6 +84,12 @@ internal static unsafe partial class Libc
     internal static partial int shutdown(int fd, int how);
 
     [LibraryImport("libc", SetLastError = true)]
+    internal static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int connect(int fd, byte* address, uint addressLength);
+
+    [LibraryImport("libc", SetLastError = true)]
     internal static partial int setsockopt(int fd, int level, int name, void* value, uint length);
 
     /// <summary>
