@@ -227,18 +227,36 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal static int GetOption(SafeHandle handle, int fd, int level, int name)
     {
+        int value = 0;
+        GetOption(handle, fd, level, name, MemoryMarshal.AsBytes(new Span<int>(ref value)));
+        return value;
+    }
+
+    /// <summary>Sets an integer socket option.</summary>
+    /// <exception cref="SocketException">The kernel refused.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal static void SetOption(SafeHandle handle, int fd, int level, int name, int value) =>
+        SetOption(handle, fd, level, name, MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in value)));
+
+    /// <summary>Reads a socket option into <paramref name="value"/>: the length the kernel wrote.</summary>
+    /// <exception cref="SocketException">The kernel refused.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal static int GetOption(SafeHandle handle, int fd, int level, int name, Span<byte> value)
+    {
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            int value = 0;
-            uint length = sizeof(int);
-            if (Native.Libc.getsockopt(fd, level, name, &value, &length) != 0)
+            uint length = (uint)value.Length;
+            fixed (byte* p = value)
             {
-                throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+                if (Native.Libc.getsockopt(fd, level, name, p, &length) != 0)
+                {
+                    throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+                }
             }
 
-            return value;
+            return (int)length;
         }
         finally
         {
@@ -249,18 +267,21 @@ internal static unsafe partial class SocketCalls
         }
     }
 
-    /// <summary>Sets an integer socket option.</summary>
+    /// <summary>Sets a socket option to <paramref name="value"/>.</summary>
     /// <exception cref="SocketException">The kernel refused.</exception>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    internal static void SetOption(SafeHandle handle, int fd, int level, int name, int value)
+    internal static void SetOption(SafeHandle handle, int fd, int level, int name, ReadOnlySpan<byte> value)
     {
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            if (Native.Libc.setsockopt(fd, level, name, &value, sizeof(int)) != 0)
+            fixed (byte* p = value)
             {
-                throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+                if (Native.Libc.setsockopt(fd, level, name, p, (uint)value.Length) != 0)
+                {
+                    throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+                }
             }
         }
         finally

@@ -18,7 +18,7 @@
 //     status of the ValueTask it returned: a parked operation may complete on another worker at any moment, and
 //     its await must still be handed to the caller, whose GetResult is what frees the direction.
 //  5. A connection Kyoto accepted or connected itself starts as a bare descriptor in Kyoto's own SocketHandle:
-//     reads, writes, integer options, shutdown and Dispose use it, and a .NET Socket (endpoints, other options,
+//     reads, writes, NoDelay, Linger, shutdown and Dispose use it, and a .NET Socket (endpoints, other options,
 //     the public Socket property) is made on first use, once, under the lock on the receive operation, over a
 //     SafeSocketHandle that does not own the descriptor. Dispose marks the object disposed before it takes
 //     that lock, so no Socket is made after Dispose looks; it disposes the Socket it saw (if any), then the
@@ -108,6 +108,22 @@ internal sealed class SocketIo : IDisposable
     {
         ThrowIfDisposed();
         SocketCalls.ShutdownSend(_handle, _fd);
+    }
+
+    /// <summary>Reads an option straight from the descriptor into <paramref name="value"/>: the length written.</summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    internal int GetOption(int level, int name, Span<byte> value)
+    {
+        ThrowIfDisposed();
+        return SocketCalls.GetOption(_handle, _fd, level, name, value);
+    }
+
+    /// <summary>Sets an option straight on the descriptor.</summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    internal void SetOption(int level, int name, ReadOnlySpan<byte> value)
+    {
+        ThrowIfDisposed();
+        SocketCalls.SetOption(_handle, _fd, level, name, value);
     }
 
     /// <summary>Reads an integer option straight from the descriptor (no <see cref="Socket"/> is made).</summary>

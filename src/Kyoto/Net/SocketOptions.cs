@@ -5,26 +5,54 @@ namespace Kyoto.Net;
 /// <summary>Socket options shared by Kyoto's socket types, in Tokio's shapes.</summary>
 internal static class SocketOptions
 {
+    internal const int SolSocket = 1;
+    internal const int SoLinger = 13;
+
     internal static TimeSpan? GetLinger(Socket socket)
     {
         LingerOption option = socket.LingerState!;
-        return option.Enabled ? TimeSpan.FromSeconds(option.LingerTime) : null;
+        return FromLinger(option.Enabled, option.LingerTime);
     }
 
     internal static void SetLinger(Socket socket, TimeSpan? linger)
     {
-        if (linger is { } value)
-        {
-            if (value < TimeSpan.Zero || value.TotalSeconds > ushort.MaxValue)
-            {
-                throw new ArgumentOutOfRangeException(nameof(linger), value, "Linger must be between zero and 65535 seconds.");
-            }
+        (bool enabled, int seconds) = ToLinger(linger);
+        socket.LingerState = new LingerOption(enabled, seconds);
+    }
 
-            socket.LingerState = new LingerOption(true, (int)Math.Ceiling(value.TotalSeconds));
-        }
-        else
+    /// <summary>SO_LINGER straight from the descriptor (<c>struct linger</c>: two ints, on/off and seconds).</summary>
+    internal static TimeSpan? GetLinger(SocketIo io)
+    {
+        Span<int> linger = stackalloc int[2];
+        io.GetOption(SolSocket, SoLinger, System.Runtime.InteropServices.MemoryMarshal.AsBytes(linger));
+        return FromLinger(linger[0] != 0, linger[1]);
+    }
+
+    /// <summary>SO_LINGER straight on the descriptor.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative, or more than <see cref="ushort.MaxValue"/> seconds.</exception>
+    internal static void SetLinger(SocketIo io, TimeSpan? linger)
+    {
+        (bool enabled, int seconds) = ToLinger(linger);
+        Span<int> value = stackalloc int[] { enabled ? 1 : 0, seconds };
+        io.SetOption(SolSocket, SoLinger, System.Runtime.InteropServices.MemoryMarshal.AsBytes(value));
+    }
+
+    private static TimeSpan? FromLinger(bool enabled, int seconds) => enabled ? TimeSpan.FromSeconds(seconds) : null;
+
+    /// <summary>Tokio's shape to SO_LINGER's: none is off; a time is on, in whole seconds rounded up.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative, or more than <see cref="ushort.MaxValue"/> seconds.</exception>
+    private static (bool Enabled, int Seconds) ToLinger(TimeSpan? linger)
+    {
+        if (linger is not { } value)
         {
-            socket.LingerState = new LingerOption(false, 0);
+            return (false, 0);
         }
+
+        if (value < TimeSpan.Zero || value.TotalSeconds > ushort.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(linger), value, "Linger must be between zero and 65535 seconds.");
+        }
+
+        return (true, (int)Math.Ceiling(value.TotalSeconds));
     }
 }

@@ -32,7 +32,7 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// <summary>
     /// Wraps an accepted connection's handle (closing it if registration fails). No Socket object is made until
     /// one is asked for (<see cref="SocketIo"/> invariant 5), so serving a connection that only reads, writes and
-    /// sets <see cref="NoDelay"/> costs none. A stream from <see cref="ConnectAsync(IPEndPoint, CancellationToken)"/>
+    /// sets <see cref="NoDelay"/> or <see cref="Linger"/> costs none. A stream from <see cref="ConnectAsync(IPEndPoint, CancellationToken)"/>
     /// starts the same way.
     /// </summary>
     internal static TcpStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor)
@@ -215,8 +215,8 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// <exception cref="ArgumentOutOfRangeException">Negative, or more than <see cref="ushort.MaxValue"/> seconds.</exception>
     public TimeSpan? Linger
     {
-        get => SocketOptions.GetLinger(_io.Socket);
-        set => SocketOptions.SetLinger(_io.Socket, value);
+        get => SocketOptions.GetLinger(_io);
+        set => SocketOptions.SetLinger(_io, value);
     }
 
     /// <summary>The IP time-to-live of outgoing packets.</summary>

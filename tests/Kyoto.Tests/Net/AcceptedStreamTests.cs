@@ -150,6 +150,32 @@ public abstract class AcceptedStreamTests : RuntimeTestBase
         });
     }
 
+    [Fact]
+    public void Linger_SetOnTheDescriptor_IsWhatTheSocketReports()
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            using (accepted)
+            {
+                Assert.Null(client.Linger);
+                client.Linger = TimeSpan.FromMilliseconds(2_500); // whole seconds, rounded up
+                Assert.Equal(TimeSpan.FromSeconds(3), client.Linger);
+                Assert.True(client.Socket.LingerState!.Enabled);
+                Assert.Equal(3, client.Socket.LingerState.LingerTime);
+                client.Linger = null;
+                Assert.Null(client.Linger);
+                Assert.False(client.Socket.LingerState!.Enabled);
+                Assert.Throws<ArgumentOutOfRangeException>(() => accepted.Linger = TimeSpan.FromSeconds(-1));
+                Assert.Throws<ArgumentOutOfRangeException>(() => accepted.Linger = TimeSpan.FromSeconds(70_000));
+                Assert.Null(accepted.Linger);
+            }
+        });
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
