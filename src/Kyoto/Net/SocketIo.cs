@@ -24,6 +24,11 @@
 //     that lock, so no Socket is made after Dispose looks; it disposes the Socket it saw (if any), then the
 //     SocketHandle, whose close(2) runs once no call holds a reference. The descriptor is closed exactly once,
 //     in an orderly way.
+//  6. The receiving direction's SocketOperation is made with the SocketIo; the sending one when a write first
+//     has to wait (one writer at a time, so at most one is made; a compare-and-swap keeps it so anyway). Both
+//     carry the registration's generation taken at Register, so an operation made after Dispose (whose
+//     deregistration bumps the generation, and may hand the slot to another socket) is refused when it arms
+//     and never waits on another socket's readiness.
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -37,7 +42,8 @@ internal sealed class SocketIo : IDisposable
 {
     private readonly ScheduledIo _io;
     private readonly SocketOperation _receive;
-    private readonly SocketOperation _send;
+    private readonly uint _generation; // the registration this socket owns (its slot is reused after Dispose)
+    private SocketOperation? _send; // made at the first write that has to wait (invariant 6)
     private readonly SafeHandle _handle; // the Socket's SafeSocketHandle, or a SocketHandle (invariant 5)
     private readonly int _fd;
     private Socket? _socket; // written once, under the lock (invariant 5)
@@ -58,8 +64,8 @@ internal sealed class SocketIo : IDisposable
         _handle = socket.SafeHandle;
         _fd = (int)_handle.DangerousGetHandle();
         _io = reactor.Register(_fd);
-        _receive = new SocketOperation(this, _io, send: false);
-        _send = new SocketOperation(this, _io, send: true);
+        _generation = _io.Generation;
+        _receive = new SocketOperation(this, _io, send: false, _generation);
     }
 
     /// <summary>
@@ -72,8 +78,26 @@ internal sealed class SocketIo : IDisposable
         _handle = handle;
         _fd = (int)handle.DangerousGetHandle();
         _io = reactor.Register(_fd);
-        _receive = new SocketOperation(this, _io, send: false);
-        _send = new SocketOperation(this, _io, send: true);
+        _generation = _io.Generation;
+        _receive = new SocketOperation(this, _io, send: false, _generation);
+    }
+
+    /// <summary>
+    /// The sending direction's operation, made the first time a write has to wait (invariant 6): a server that
+    /// answers requests rarely fills a socket's send buffer, so most connections never need one.
+    /// </summary>
+    private SocketOperation SendOperation
+    {
+        get
+        {
+            if (Volatile.Read(ref _send) is { } made)
+            {
+                return made;
+            }
+
+            var operation = new SocketOperation(this, _io, send: true, _generation);
+            return Interlocked.CompareExchange(ref _send, operation, null) ?? operation;
+        }
     }
 
     internal IoReactor Reactor => _io.Reactor;
@@ -294,7 +318,7 @@ internal sealed class SocketIo : IDisposable
         // status is read, and a status that says "succeeded" would then drop the await whose GetResult releases
         // the operation (the next write would find the direction busy).
         ValueTask<int> send = Send(buffer, sendAll: true, null, cancellationToken, out bool pending);
-        return pending ? _send.AsValueTaskVoid()
+        return pending ? _send!.AsValueTaskVoid() // made by the Send that parked
             : send.IsCompletedSuccessfully ? ValueTask.CompletedTask
             : new ValueTask(send.AsTask()); // failed: the task carries the exception
     }
@@ -348,7 +372,7 @@ internal sealed class SocketIo : IDisposable
         }
 
         Memory<byte> writable = System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffer);
-        return _send.Start(writable, SocketFlags.None, address, sendAll, sent, observed, deferred, cancellationToken, out pending);
+        return SendOperation.Start(writable, SocketFlags.None, address, sendAll, sent, observed, deferred, cancellationToken, out pending);
     }
 
     /// <summary>
@@ -442,36 +466,87 @@ internal sealed class SocketIo : IDisposable
     }
 
     /// <summary>
-    /// Accepts the next connection of a listening socket (TCP or Unix): the accept loop of both acceptors, which
-    /// returns the connection's handle, non-blocking. <paramref name="owner"/> names the object in
+    /// Accepts the next connection of a listening socket (TCP or Unix), wrapped by <paramref name="wrap"/> (a
+    /// static lambda making the acceptor's stream type, which closes the handle if it fails). A connection already pending is taken at once (one unit of coop
+    /// budget, as a read) and returned without an async state machine; otherwise one loop waits for readiness
+    /// edges on the reactor's own waiter, so the await costs no continuation object and no post through the
+    /// runtime's synchronization context. <paramref name="owner"/> names the object in
     /// <see cref="ObjectDisposedException"/>.
     /// </summary>
     /// <exception cref="SocketException">The kernel failed the accept (for example: out of descriptors).</exception>
-    internal async ValueTask<SocketHandle> AcceptAsync(object owner, CancellationToken cancellationToken)
+    internal ValueTask<T> AcceptAsync<T>(object owner, Func<SocketHandle, IoReactor, T> wrap, CancellationToken cancellationToken)
     {
-        while (true)
+        try
         {
             ObjectDisposedException.ThrowIf(IsDisposed, owner);
-            long observed = _io.State;
-            if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0)
+            if (cancellationToken.IsCancellationRequested)
             {
-                // accept4 itself, not Socket.Accept: EAGAIN comes back as a value (Socket throws it, once per
-                // drained edge, which is once per connection when clients connect one at a time), and the
-                // connection needs no Socket object until one is asked for.
-                SocketHandle? accepted = SocketCalls.Accept(_handle, _fd, out SocketError error);
-                if (accepted is not null)
-                {
-                    return accepted;
-                }
-
-                if (error != SocketError.WouldBlock)
-                {
-                    throw new SocketException((int)error);
-                }
+                return ValueTask.FromCanceled<T>(cancellationToken); // nothing taken: the connection stays queued
             }
 
-            await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+            switch (Coop.Proceed(out TaskId? aborted))
+            {
+                case CoopDecision.Aborted:
+                    throw new TaskAbortedException(aborted);
+                case CoopDecision.Yield:
+                    return AcceptLaterAsync(owner, wrap, yieldFirst: true, cancellationToken);
+            }
+
+            return TryAcceptNow(out long observed) is { } accepted
+                ? new ValueTask<T>(wrap(accepted, Reactor))
+                : AcceptLaterAsync(owner, wrap, yieldFirst: false, cancellationToken, observed);
         }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<T>(e);
+        }
+    }
+
+    private async ValueTask<T> AcceptLaterAsync<T>(
+        object owner, Func<SocketHandle, IoReactor, T> wrap, bool yieldFirst, CancellationToken cancellationToken, long observed = 0)
+    {
+        if (yieldFirst)
+        {
+            await KyotoTask.Yield();
+            observed = _io.State;
+            if (TryAcceptNow(observed) is { } first)
+            {
+                return wrap(first, Reactor);
+            }
+        }
+
+        while (true)
+        {
+            await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+            ObjectDisposedException.ThrowIf(IsDisposed, owner);
+            observed = _io.State;
+            if (TryAcceptNow(observed) is { } accepted)
+            {
+                return wrap(accepted, Reactor);
+            }
+        }
+    }
+
+    private SocketHandle? TryAcceptNow(out long observed)
+    {
+        observed = _io.State;
+        return TryAcceptNow(observed);
+    }
+
+    /// <summary>
+    /// accept4 itself, not Socket.Accept: EAGAIN comes back as a value (Socket throws it, once per drained edge,
+    /// which is once per connection when clients connect one at a time), and the connection needs no Socket
+    /// object until one is asked for. Tried only when the readiness observed says a connection may be pending.
+    /// </summary>
+    private SocketHandle? TryAcceptNow(long observed)
+    {
+        if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) == 0)
+        {
+            return null;
+        }
+
+        SocketHandle? accepted = SocketCalls.Accept(_handle, _fd, out SocketError error);
+        return accepted is not null || error == SocketError.WouldBlock ? accepted : throw new SocketException((int)error);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, typeof(Socket));

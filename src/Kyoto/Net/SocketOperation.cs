@@ -47,14 +47,16 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private int _inUse;
     private Scheduler? _retryScheduler; // where the retry runs: the runtime of the task that started the call
 
-    internal SocketOperation(SocketIo owner, ScheduledIo io, bool send)
+    // generation: the registration the socket owns (ScheduledIo.Generation when it registered): an operation made
+    // later, after the socket was disposed and its slot reused, must not arm on the new owner's (SocketIo invariant 6).
+    internal SocketOperation(SocketIo owner, ScheduledIo io, bool send, uint generation)
     {
         _owner = owner;
         _io = io;
         _send = send;
         _interest = send ? Readiness.WriteInterest : Readiness.ReadInterest;
         _retry = new RetryItem(this);
-        _generation = io.Generation;
+        _generation = generation;
     }
 
     /// <summary>

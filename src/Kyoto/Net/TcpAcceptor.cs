@@ -80,11 +80,8 @@ public sealed class TcpAcceptor : IDisposable
     /// <exception cref="SocketException">The kernel failed the accept (for example the process is out of descriptors).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The acceptor was disposed.</exception>
-    public async ValueTask<TcpStream> AcceptAsync(CancellationToken cancellationToken = default)
-    {
-        SocketHandle accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
-        return TcpStream.FromAccepted(accepted, _io.Reactor);
-    }
+    public ValueTask<TcpStream> AcceptAsync(CancellationToken cancellationToken = default) =>
+        _io.AcceptAsync(this, static (handle, reactor) => TcpStream.FromAccepted(handle, reactor), cancellationToken);
 
     /// <summary>Stops listening; a pending accept fails with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _io.Dispose();

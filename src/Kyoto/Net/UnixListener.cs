@@ -64,11 +64,8 @@ public sealed class UnixListener : IDisposable
     /// <exception cref="SocketException">The kernel failed the accept (for example the process is out of descriptors).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The listener was disposed.</exception>
-    public async ValueTask<UnixStream> AcceptAsync(CancellationToken cancellationToken = default)
-    {
-        SocketHandle accepted = await _io.AcceptAsync(this, cancellationToken).ConfigureAwait(true);
-        return UnixStream.FromAccepted(accepted, _io.Reactor);
-    }
+    public ValueTask<UnixStream> AcceptAsync(CancellationToken cancellationToken = default) =>
+        _io.AcceptAsync(this, static (handle, reactor) => UnixStream.FromAccepted(handle, reactor), cancellationToken);
 
     /// <summary>Stops listening and deletes the socket file; a pending accept fails with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _io.Dispose();
