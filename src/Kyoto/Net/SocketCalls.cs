@@ -187,39 +187,87 @@ internal static unsafe partial class SocketCalls
         }
     }
 
-    /// <summary>
-    /// Opens a TCP socket of <paramref name="family"/>, non-blocking and close-on-exec from the start, and starts
-    /// connecting it to <paramref name="remote"/>: its handle, and whether the connection is still in progress
-    /// (writability will say when it is done, SO_ERROR how it went).
-    /// </summary>
-    /// <exception cref="SocketException">The socket could not be made, or the connection failed at once (refused...).</exception>
-    internal static SocketHandle OpenAndConnect(AddressFamily family, SocketAddress remote, out bool pending)
+    /// <summary>Opens a TCP socket of <paramref name="family"/>, non-blocking and close-on-exec from the start.</summary>
+    /// <exception cref="SocketException">The kernel refused (for example: out of descriptors).</exception>
+    internal static SocketHandle OpenStream(AddressFamily family)
     {
         int fd = Native.Libc.socket((int)family, Native.Libc.SOCK_STREAM | Native.Libc.SOCK_NONBLOCK | Native.Libc.SOCK_CLOEXEC, 6 /* IPPROTO_TCP */);
-        if (fd < 0)
-        {
-            throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
-        }
+        return fd >= 0 ? new SocketHandle(fd) : throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+    }
 
-        var handle = new SocketHandle(fd);
-        fixed (byte* address = remote.Buffer.Span)
+    /// <summary>
+    /// Takes the kernel socket out of a configured .NET <paramref name="socket"/> (options set, maybe bound) and
+    /// disposes the Socket: a duplicate descriptor (close-on-exec) keeps the socket, with its options and its
+    /// address, alive; the Socket's own descriptor is closed. The duplicate is made non-blocking after the
+    /// dispose, which may change the blocking mode the two descriptors share.
+    /// </summary>
+    /// <exception cref="SocketException">The kernel refused (for example: out of descriptors).</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal static SocketHandle TakeFrom(Socket socket)
+    {
+        SocketHandle handle;
+        using (socket)
         {
-            if (Native.Libc.connect(fd, address, (uint)remote.Size) == 0)
+            SafeSocketHandle own = socket.SafeHandle;
+            bool added = false;
+            try
             {
-                pending = false;
-                return handle;
+                own.DangerousAddRef(ref added);
+                int copy = Native.Libc.fcntl((int)own.DangerousGetHandle(), Native.Libc.F_DUPFD_CLOEXEC, 0);
+                handle = copy >= 0 ? new SocketHandle(copy) : throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
+            }
+            finally
+            {
+                if (added)
+                {
+                    own.DangerousRelease();
+                }
             }
         }
 
-        int errno = Marshal.GetLastPInvokeError();
-        if (errno is EinProgress or Native.Libc.EINTR) // an interrupted connect goes on in the background
+        int fd = (int)handle.DangerousGetHandle();
+        int flags = Native.Libc.fcntl(fd, Native.Libc.F_GETFL, 0);
+        if (flags < 0 || Native.Libc.fcntl(fd, Native.Libc.F_SETFL, flags | Native.Libc.O_NONBLOCK) < 0)
         {
-            pending = true;
-            return handle;
+            int errno = Marshal.GetLastPInvokeError();
+            handle.Dispose();
+            throw new SocketException((int)ToSocketError(errno));
         }
 
-        handle.Dispose();
-        throw new SocketException((int)ToSocketError(errno));
+        return handle;
+    }
+
+    /// <summary>
+    /// Starts connecting <paramref name="handle"/> (non-blocking) to <paramref name="remote"/>: true while the
+    /// connection is in progress (writability will say when it is done, SO_ERROR how it went), false if it is done.
+    /// </summary>
+    /// <exception cref="SocketException">The connection failed at once (refused...).</exception>
+    internal static bool Connect(SocketHandle handle, SocketAddress remote)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            fixed (byte* address = remote.Buffer.Span)
+            {
+                if (Native.Libc.connect((int)handle.DangerousGetHandle(), address, (uint)remote.Size) == 0)
+                {
+                    return false;
+                }
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            return errno is EinProgress or Native.Libc.EINTR // an interrupted connect goes on in the background
+                ? true
+                : throw new SocketException((int)ToSocketError(errno));
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
     }
 
     /// <summary>Reads an integer socket option.</summary>

@@ -102,6 +102,9 @@ internal sealed class SocketIo : IDisposable
 
     internal IoReactor Reactor => _io.Reactor;
 
+    /// <summary>The descriptor (for tests and diagnostics; calls on it go through the handle).</summary>
+    internal int Descriptor => _fd;
+
     /// <summary>The .NET socket over the descriptor; over a <see cref="SocketHandle"/>, made on first use (invariant 5).</summary>
     /// <exception cref="ObjectDisposedException">Made after the socket was disposed.</exception>
     internal Socket Socket => Volatile.Read(ref _socket) ?? CreateSocket();

@@ -68,15 +68,46 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// Connects a socket made here: socket(2) and connect(2) themselves, so a connection in progress is a value
     /// (Socket.Connect throws to say so), and the stream, like an accepted one, gets a Socket only when asked.
     /// </summary>
-    private static async ValueTask<TcpStream> ConnectHandleAsync(IPEndPoint remote, CancellationToken cancellationToken)
+    private static ValueTask<TcpStream> ConnectHandleAsync(IPEndPoint remote, CancellationToken cancellationToken)
     {
         Reactor.IoReactor reactor = Reactor.IoReactor.OfCurrentRuntime(); // outside a runtime: fails before a socket exists
-        // Registered after the connection started: epoll reports a socket that never connected as hung up.
-        SocketHandle handle = SocketCalls.OpenAndConnect(remote.AddressFamily, remote.Serialize(), out bool pending);
+        return ConnectAsync(SocketCalls.OpenStream(remote.AddressFamily), reactor, remote, cancellationToken);
+    }
+
+    /// <summary>
+    /// Connects the kernel socket of a configured <paramref name="socket"/> (from <see cref="TcpSocket"/>), taken
+    /// out of it (<see cref="SocketCalls.TakeFrom"/>) and connected as <see cref="ConnectHandleAsync"/> does.
+    /// </summary>
+    internal static ValueTask<TcpStream> ConnectSocketAsync(Socket socket, IPEndPoint remote, CancellationToken cancellationToken)
+    {
+        Reactor.IoReactor reactor;
+        try
+        {
+            reactor = Reactor.IoReactor.OfCurrentRuntime();
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return ConnectAsync(SocketCalls.TakeFrom(socket), reactor, remote, cancellationToken);
+    }
+
+    /// <summary>Connects <paramref name="handle"/> (closed on failure or cancellation).</summary>
+    private static async ValueTask<TcpStream> ConnectAsync(SocketHandle handle, Reactor.IoReactor reactor, IPEndPoint remote, CancellationToken cancellationToken)
+    {
         SocketIo io;
         try
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Registered after the connection started: epoll reports a socket that never connected as hung up.
+            bool pending = SocketCalls.Connect(handle, remote.Serialize());
             io = new SocketIo(handle, isStream: true, reactor);
+            if (!pending)
+            {
+                return new TcpStream(io, remote);
+            }
         }
         catch
         {
@@ -86,14 +117,11 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
 
         try
         {
-            if (pending)
+            await io.WritableAsync(cancellationToken).ConfigureAwait(true);
+            int error = io.GetOption(SolSocket, SoError);
+            if (error != 0)
             {
-                await io.WritableAsync(cancellationToken).ConfigureAwait(true);
-                int error = io.GetOption(SolSocket, SoError);
-                if (error != 0)
-                {
-                    throw new SocketException((int)SocketCalls.ToSocketError(error));
-                }
+                throw new SocketException((int)SocketCalls.ToSocketError(error));
             }
 
             return new TcpStream(io, remote);
@@ -136,60 +164,8 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
-    /// <summary>Connects <paramref name="socket"/> (configured, maybe bound) to <paramref name="remote"/>; disposes it on failure.</summary>
-    internal static async ValueTask<TcpStream> ConnectSocketAsync(Socket socket, IPEndPoint remote, CancellationToken cancellationToken)
-    {
-        bool pending;
-        try
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            socket.Blocking = false;
-            // Start the connection before registering: epoll reports an unconnected socket as hung up (EPOLLHUP),
-            // which would stick as "closed" readiness. Registered while connecting, it reports writable once done.
-            socket.Connect(remote);
-            pending = false;
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
-        {
-            pending = true;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        SocketIo io;
-        try
-        {
-            io = new SocketIo(socket);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        try
-        {
-            if (pending)
-            {
-                await io.WritableAsync(cancellationToken).ConfigureAwait(true);
-                var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
-                if (error != SocketError.Success)
-                {
-                    throw new SocketException((int)error);
-                }
-            }
-
-            return new TcpStream(io, remote);
-        }
-        catch
-        {
-            io.Dispose();
-            throw;
-        }
-    }
+    /// <summary>The registered socket (tests and diagnostics).</summary>
+    internal SocketIo Io => _io;
 
     /// <summary>The local address and port.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_io.Socket.LocalEndPoint!;

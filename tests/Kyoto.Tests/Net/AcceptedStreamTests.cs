@@ -172,6 +172,42 @@ public abstract class AcceptedStreamTests : RuntimeTestBase
     }
 
     [Fact]
+    public void TcpSocketConnect_KeepsTheBindAndOptions_IsNonBlocking_AndThrowsNoWouldBlockException()
+    {
+        using var rt = NewRuntime();
+        using var thrown = new WouldBlockExceptions(rt);
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            IPEndPoint bound;
+            using (var probe = TcpSocket.CreateV4())
+            {
+                probe.Bind(AnyLoopback);
+                bound = probe.LocalEndPoint!; // a free port, released again for the socket below
+            }
+
+            using var socket = TcpSocket.CreateV4();
+            socket.ReuseAddress = true;
+            socket.KeepAlive = true;
+            socket.Bind(bound);
+            ValueTask<TcpStream> accept = acceptor.AcceptAsync();
+            using TcpStream client = await socket.ConnectAsync(acceptor.LocalEndPoint);
+            using TcpStream accepted = await accept;
+            // Non-blocking (connect and accept rely on it; recv and send pass MSG_DONTWAIT anyway), checked before
+            // anything makes the stream's Socket, which would set the flag itself.
+            int flags = Kyoto.Native.Libc.fcntl(client.Io.Descriptor, Kyoto.Native.Libc.F_GETFL, 0);
+            Assert.NotEqual(0, flags & Kyoto.Native.Libc.O_NONBLOCK);
+            await accepted.WriteAllAsync("late"u8.ToArray());
+            Assert.Equal(4, await client.ReadAsync(new byte[16]));
+
+            Assert.Equal(bound, client.LocalEndPoint);
+            Assert.Equal(bound, accepted.RemoteEndPoint);
+            Assert.Equal(1, (int)client.Socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive)!);
+        });
+        Assert.Equal(0, thrown.Count);
+    }
+
+    [Fact]
     public void NoDelay_SetOnTheDescriptor_IsWhatTheSocketReports()
     {
         using var rt = NewRuntime();

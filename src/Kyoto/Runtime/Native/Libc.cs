@@ -86,6 +86,14 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int socket(int domain, int type, int protocol);
 
+    internal const int F_GETFL = 3;
+    internal const int F_SETFL = 4;
+    internal const int F_DUPFD_CLOEXEC = 1030;
+
+    /// <summary>fcntl with an int argument (the commands above; all take one or ignore it).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int fcntl(int fd, int command, int argument);
+
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int connect(int fd, byte* address, uint addressLength);
 
