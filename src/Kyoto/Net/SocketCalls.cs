@@ -157,32 +157,21 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="ObjectDisposedException">The listening socket was closed.</exception>
     internal static SocketHandle? Accept(SafeHandle listener, int fd, out SocketError error)
     {
-        bool added = false;
-        try
+        using var lease = new Lease(listener);
+        while (true)
         {
-            listener.DangerousAddRef(ref added);
-            while (true)
+            int accepted = Native.Libc.accept4(fd, null, null, Native.Libc.SOCK_NONBLOCK | Native.Libc.SOCK_CLOEXEC);
+            if (accepted >= 0)
             {
-                int accepted = Native.Libc.accept4(fd, null, null, Native.Libc.SOCK_NONBLOCK | Native.Libc.SOCK_CLOEXEC);
-                if (accepted >= 0)
-                {
-                    error = SocketError.Success;
-                    return new SocketHandle(accepted);
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno is not (Native.Libc.EINTR or Native.Libc.ECONNABORTED))
-                {
-                    error = ToSocketError(errno);
-                    return null;
-                }
+                error = SocketError.Success;
+                return new SocketHandle(accepted);
             }
-        }
-        finally
-        {
-            if (added)
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is not (Native.Libc.EINTR or Native.Libc.ECONNABORTED))
             {
-                listener.DangerousRelease();
+                error = ToSocketError(errno);
+                return null;
             }
         }
     }
@@ -207,22 +196,10 @@ internal static unsafe partial class SocketCalls
     {
         SocketHandle handle;
         using (socket)
+        using (var lease = new Lease(socket.SafeHandle))
         {
-            SafeSocketHandle own = socket.SafeHandle;
-            bool added = false;
-            try
-            {
-                own.DangerousAddRef(ref added);
-                int copy = Native.Libc.fcntl((int)own.DangerousGetHandle(), Native.Libc.F_DUPFD_CLOEXEC, 0);
-                handle = copy >= 0 ? new SocketHandle(copy) : throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
-            }
-            finally
-            {
-                if (added)
-                {
-                    own.DangerousRelease();
-                }
-            }
+            int copy = Native.Libc.fcntl((int)socket.SafeHandle.DangerousGetHandle(), Native.Libc.F_DUPFD_CLOEXEC, 0);
+            handle = copy >= 0 ? new SocketHandle(copy) : throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
         }
 
         int fd = (int)handle.DangerousGetHandle();
@@ -244,30 +221,19 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="SocketException">The connection failed at once (refused...).</exception>
     internal static bool Connect(SocketHandle handle, SocketAddress remote)
     {
-        bool added = false;
-        try
+        using var lease = new Lease(handle);
+        fixed (byte* address = remote.Buffer.Span)
         {
-            handle.DangerousAddRef(ref added);
-            fixed (byte* address = remote.Buffer.Span)
+            if (Native.Libc.connect((int)handle.DangerousGetHandle(), address, (uint)remote.Size) == 0)
             {
-                if (Native.Libc.connect((int)handle.DangerousGetHandle(), address, (uint)remote.Size) == 0)
-                {
-                    return false;
-                }
+                return false;
             }
+        }
 
-            int errno = Marshal.GetLastPInvokeError();
-            return errno is EinProgress or Native.Libc.EINTR // an interrupted connect goes on in the background
-                ? true
-                : throw new SocketException((int)ToSocketError(errno));
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno is EinProgress or Native.Libc.EINTR // an interrupted connect goes on in the background
+            ? true
+            : throw new SocketException((int)ToSocketError(errno));
     }
 
     /// <summary>Reads an integer socket option.</summary>
@@ -291,28 +257,17 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal static int GetOption(SafeHandle handle, int fd, int level, int name, Span<byte> value)
     {
-        bool added = false;
-        try
+        using var lease = new Lease(handle);
+        uint length = (uint)value.Length;
+        fixed (byte* p = value)
         {
-            handle.DangerousAddRef(ref added);
-            uint length = (uint)value.Length;
-            fixed (byte* p = value)
+            if (Native.Libc.getsockopt(fd, level, name, p, &length) != 0)
             {
-                if (Native.Libc.getsockopt(fd, level, name, p, &length) != 0)
-                {
-                    throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
-                }
+                throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
             }
+        }
 
-            return (int)length;
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+        return (int)length;
     }
 
     /// <summary>Sets a socket option to <paramref name="value"/>.</summary>
@@ -320,23 +275,12 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal static void SetOption(SafeHandle handle, int fd, int level, int name, ReadOnlySpan<byte> value)
     {
-        bool added = false;
-        try
+        using var lease = new Lease(handle);
+        fixed (byte* p = value)
         {
-            handle.DangerousAddRef(ref added);
-            fixed (byte* p = value)
+            if (Native.Libc.setsockopt(fd, level, name, p, (uint)value.Length) != 0)
             {
-                if (Native.Libc.setsockopt(fd, level, name, p, (uint)value.Length) != 0)
-                {
-                    throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
-                }
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
+                throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
             }
         }
     }
@@ -350,22 +294,29 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal static void ShutdownSend(SafeHandle handle, int fd)
     {
-        bool added = false;
-        try
+        using var lease = new Lease(handle);
+        if (Native.Libc.shutdown(fd, 1) != 0 && Marshal.GetLastPInvokeError() is int errno && errno != Enotconn)
         {
+            throw new SocketException((int)ToSocketError(errno));
+        }
+    }
+
+    /// <summary>
+    /// A reference on a socket's handle for the length of a call (invariant 1): taken by the constructor, which
+    /// throws <see cref="ObjectDisposedException"/> once the handle is closed, and given back by Dispose.
+    /// </summary>
+    private readonly ref struct Lease
+    {
+        private readonly SafeHandle _handle;
+
+        internal Lease(SafeHandle handle)
+        {
+            bool added = false;
             handle.DangerousAddRef(ref added);
-            if (Native.Libc.shutdown(fd, 1) != 0 && Marshal.GetLastPInvokeError() is int errno && errno != Enotconn)
-            {
-                throw new SocketException((int)ToSocketError(errno));
-            }
+            _handle = handle; // added is true here: DangerousAddRef throws rather than return without the reference
         }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
+
+        public void Dispose() => _handle.DangerousRelease();
     }
 
     /// <summary>The <see cref="SocketError"/> .NET reports for a Linux <paramref name="errno"/> (invariant 3).</summary>

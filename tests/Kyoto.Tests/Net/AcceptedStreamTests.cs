@@ -30,6 +30,22 @@ public abstract class AcceptedStreamTests : RuntimeTestBase
         return (client, await accept);
     }
 
+    /// <summary>Runs <paramref name="body"/> on a new runtime with an acceptor, a connected client and its accepted peer.</summary>
+    private void WithPair(Func<TcpAcceptor, TcpStream, TcpStream, Task> body)
+    {
+        using var rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
+            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
+            using (client)
+            using (accepted)
+            {
+                await body(acceptor, client, accepted);
+            }
+        });
+    }
+
     private static async Task<long> DrainAsync(TcpStream stream)
     {
         var buffer = new byte[64 * 1024];
@@ -46,53 +62,39 @@ public abstract class AcceptedStreamTests : RuntimeTestBase
     [Fact]
     public void EndPointsAndSocket_MadeOnFirstUse_MatchTheClientsView()
     {
-        using var rt = NewRuntime();
-        rt.BlockOnBounded(async () =>
+        WithPair(async (acceptor, client, accepted) =>
         {
-            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
-            using (client)
-            using (accepted)
-            {
-                Assert.Equal(client.LocalEndPoint, accepted.RemoteEndPoint);
-                Assert.Equal(acceptor.LocalEndPoint, accepted.LocalEndPoint);
-                Socket socket = accepted.Socket;
-                Assert.Same(socket, accepted.Socket);
-                Assert.True(socket.Connected);
-                Assert.False(socket.Blocking);
-                Assert.Equal(SocketType.Stream, socket.SocketType);
-                Assert.Equal(client.LocalEndPoint, socket.RemoteEndPoint);
+            Assert.Equal(client.LocalEndPoint, accepted.RemoteEndPoint);
+            Assert.Equal(acceptor.LocalEndPoint, accepted.LocalEndPoint);
+            Socket socket = accepted.Socket;
+            Assert.Same(socket, accepted.Socket);
+            Assert.True(socket.Connected);
+            Assert.False(socket.Blocking);
+            Assert.Equal(SocketType.Stream, socket.SocketType);
+            Assert.Equal(client.LocalEndPoint, socket.RemoteEndPoint);
 
-                // The stream still reads and writes through the reactor once its Socket exists.
-                await client.WriteAllAsync("ping"u8.ToArray());
-                var buffer = new byte[4];
-                Assert.Equal(4, await accepted.ReadAsync(buffer));
-                await accepted.WriteAllAsync(buffer);
-                Assert.Equal(4, await client.ReadAsync(buffer));
-                Assert.Equal("ping"u8.ToArray(), buffer);
-            }
+            // The stream still reads and writes through the reactor once its Socket exists.
+            await client.WriteAllAsync("ping"u8.ToArray());
+            var buffer = new byte[4];
+            Assert.Equal(4, await accepted.ReadAsync(buffer));
+            await accepted.WriteAllAsync(buffer);
+            Assert.Equal(4, await client.ReadAsync(buffer));
+            Assert.Equal("ping"u8.ToArray(), buffer);
         });
     }
 
     [Fact]
     public void ConnectedStream_EndPointsAndSocket_MatchTheAcceptedSide()
     {
-        using var rt = NewRuntime();
-        rt.BlockOnBounded(async () =>
+        WithPair(async (acceptor, client, accepted) =>
         {
-            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
-            using (client)
-            using (accepted)
-            {
-                Assert.Equal(acceptor.LocalEndPoint, client.RemoteEndPoint);
-                Assert.Equal(IPAddress.Loopback, client.LocalEndPoint.Address);
-                Assert.NotEqual(0, client.LocalEndPoint.Port);
-                Assert.True(client.Socket.Connected);
-                Assert.False(client.Socket.Blocking);
-                Assert.Equal(accepted.Socket.LocalEndPoint, client.Socket.RemoteEndPoint);
-                Assert.Equal(accepted.Socket.RemoteEndPoint, client.Socket.LocalEndPoint);
-            }
+            Assert.Equal(acceptor.LocalEndPoint, client.RemoteEndPoint);
+            Assert.Equal(IPAddress.Loopback, client.LocalEndPoint.Address);
+            Assert.NotEqual(0, client.LocalEndPoint.Port);
+            Assert.True(client.Socket.Connected);
+            Assert.False(client.Socket.Blocking);
+            Assert.Equal(accepted.Socket.LocalEndPoint, client.Socket.RemoteEndPoint);
+            Assert.Equal(accepted.Socket.RemoteEndPoint, client.Socket.LocalEndPoint);
         });
     }
 
@@ -210,47 +212,33 @@ public abstract class AcceptedStreamTests : RuntimeTestBase
     [Fact]
     public void NoDelay_SetOnTheDescriptor_IsWhatTheSocketReports()
     {
-        using var rt = NewRuntime();
-        rt.BlockOnBounded(async () =>
+        WithPair(async (acceptor, client, accepted) =>
         {
-            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
-            using (client)
-            using (accepted)
-            {
-                Assert.False(accepted.NoDelay);
-                accepted.NoDelay = true;
-                Assert.True(accepted.NoDelay);
-                Assert.True(accepted.Socket.NoDelay);
-                accepted.NoDelay = false;
-                Assert.False(accepted.Socket.NoDelay);
-            }
+            Assert.False(accepted.NoDelay);
+            accepted.NoDelay = true;
+            Assert.True(accepted.NoDelay);
+            Assert.True(accepted.Socket.NoDelay);
+            accepted.NoDelay = false;
+            Assert.False(accepted.Socket.NoDelay);
         });
     }
 
     [Fact]
     public void Linger_SetOnTheDescriptor_IsWhatTheSocketReports()
     {
-        using var rt = NewRuntime();
-        rt.BlockOnBounded(async () =>
+        WithPair(async (acceptor, client, accepted) =>
         {
-            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
-            using (client)
-            using (accepted)
-            {
-                Assert.Null(client.Linger);
-                client.Linger = TimeSpan.FromMilliseconds(2_500); // whole seconds, rounded up
-                Assert.Equal(TimeSpan.FromSeconds(3), client.Linger);
-                Assert.True(client.Socket.LingerState!.Enabled);
-                Assert.Equal(3, client.Socket.LingerState.LingerTime);
-                client.Linger = null;
-                Assert.Null(client.Linger);
-                Assert.False(client.Socket.LingerState!.Enabled);
-                Assert.Throws<ArgumentOutOfRangeException>(() => accepted.Linger = TimeSpan.FromSeconds(-1));
-                Assert.Throws<ArgumentOutOfRangeException>(() => accepted.Linger = TimeSpan.FromSeconds(70_000));
-                Assert.Null(accepted.Linger);
-            }
+            Assert.Null(client.Linger);
+            client.Linger = TimeSpan.FromMilliseconds(2_500); // whole seconds, rounded up
+            Assert.Equal(TimeSpan.FromSeconds(3), client.Linger);
+            Assert.True(client.Socket.LingerState!.Enabled);
+            Assert.Equal(3, client.Socket.LingerState.LingerTime);
+            client.Linger = null;
+            Assert.Null(client.Linger);
+            Assert.False(client.Socket.LingerState!.Enabled);
+            Assert.Throws<ArgumentOutOfRangeException>(() => accepted.Linger = TimeSpan.FromSeconds(-1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => accepted.Linger = TimeSpan.FromSeconds(70_000));
+            Assert.Null(accepted.Linger);
         });
     }
 
@@ -288,21 +276,14 @@ public abstract class AcceptedStreamTests : RuntimeTestBase
     [Fact]
     public void ShutdownWrite_OnTheDescriptor_PeerReadsEndOfStreamAndCanStillAnswer()
     {
-        using var rt = NewRuntime();
-        rt.BlockOnBounded(async () =>
+        WithPair(async (acceptor, client, accepted) =>
         {
-            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-            (TcpStream client, TcpStream accepted) = await PairAsync(acceptor);
-            using (client)
-            using (accepted)
-            {
-                await accepted.WriteAllAsync("bye"u8.ToArray());
-                accepted.ShutdownWrite();
-                Assert.Equal(3, await DrainAsync(client));
-                await client.WriteAllAsync("ok"u8.ToArray());
-                client.ShutdownWrite();
-                Assert.Equal(2, await DrainAsync(accepted));
-            }
+            await accepted.WriteAllAsync("bye"u8.ToArray());
+            accepted.ShutdownWrite();
+            Assert.Equal(3, await DrainAsync(client));
+            await client.WriteAllAsync("ok"u8.ToArray());
+            client.ShutdownWrite();
+            Assert.Equal(2, await DrainAsync(accepted));
         });
     }
 
