@@ -82,6 +82,20 @@ internal sealed class SocketIo : IDisposable
         _receive = new SocketOperation(this, _io, send: false, _generation);
     }
 
+    /// <summary>Registers an accepted stream connection's <paramref name="handle"/>, closing it if registration fails.</summary>
+    internal static SocketIo ForAccepted(SocketHandle handle, IoReactor reactor)
+    {
+        try
+        {
+            return new SocketIo(handle, isStream: true, reactor);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>
     /// The sending direction's operation, made the first time a write has to wait (invariant 6): a server that
     /// answers requests rarely fills a socket's send buffer, so most connections never need one.
@@ -470,11 +484,11 @@ internal sealed class SocketIo : IDisposable
 
     /// <summary>
     /// Accepts the next connection of a listening socket (TCP or Unix), wrapped by <paramref name="wrap"/> (a
-    /// static lambda making the acceptor's stream type, which closes the handle if it fails). A connection already pending is taken at once (one unit of coop
-    /// budget, as a read) and returned without an async state machine; otherwise one loop waits for readiness
-    /// edges on the reactor's own waiter, so the await costs no continuation object and no post through the
-    /// runtime's synchronization context. <paramref name="owner"/> names the object in
-    /// <see cref="ObjectDisposedException"/>.
+    /// static lambda making the acceptor's stream type, which closes the handle if it fails). A connection
+    /// already pending is taken at once (one unit of coop budget, as a read) and returned without an async state
+    /// machine; otherwise one loop waits for readiness edges on the reactor's own waiter, so the await costs no
+    /// continuation object and no post through the runtime's synchronization context. <paramref name="owner"/>
+    /// names the object in <see cref="ObjectDisposedException"/>.
     /// </summary>
     /// <exception cref="SocketException">The kernel failed the accept (for example: out of descriptors).</exception>
     internal ValueTask<T> AcceptAsync<T>(object owner, Func<SocketHandle, IoReactor, T> wrap, CancellationToken cancellationToken)
@@ -511,6 +525,8 @@ internal sealed class SocketIo : IDisposable
         if (yieldFirst)
         {
             await KyotoTask.Yield();
+            ObjectDisposedException.ThrowIf(IsDisposed, owner);
+            cancellationToken.ThrowIfCancellationRequested();
             observed = _io.State;
             if (TryAcceptNow(observed) is { } first)
             {

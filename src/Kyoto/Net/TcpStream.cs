@@ -35,18 +35,8 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// sets <see cref="NoDelay"/> or <see cref="Linger"/> costs none. A stream from <see cref="ConnectAsync(IPEndPoint, CancellationToken)"/>
     /// starts the same way.
     /// </summary>
-    internal static TcpStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor)
-    {
-        try
-        {
-            return new TcpStream(new SocketIo(handle, isStream: true, reactor), remote: null);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
+    internal static TcpStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor) =>
+        new(SocketIo.ForAccepted(handle, reactor), remote: null);
 
     /// <summary>Connects to <paramref name="remote"/>.</summary>
     /// <remarks><b>Cancel safety:</b> a cancelled connect closes the half-open socket; nothing else is left behind.</remarks>
@@ -62,6 +52,34 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
         }
 
         return ConnectHandleAsync(remote, cancellationToken);
+    }
+
+    /// <summary>
+    /// Resolves <paramref name="host"/> (a name or an IP literal) and connects to its addresses in the order the
+    /// lookup gives them, returning the first connection that succeeds (Tokio's <c>TcpStream::connect</c> with a
+    /// host name).
+    /// </summary>
+    /// <remarks><b>Cancel safety:</b> a cancelled connect closes the half-open socket; nothing else is left behind.</remarks>
+    /// <exception cref="SocketException">The lookup failed, or every address refused (the last address's error).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is not a port number.</exception>
+    public static async ValueTask<TcpStream> ConnectAsync(string host, int port, CancellationToken cancellationToken = default)
+    {
+        IPEndPoint[] addresses = await KyotoDns.LookupHostAsync(host, port, cancellationToken).ConfigureAwait(true);
+        SocketException? last = null;
+        foreach (IPEndPoint address in addresses)
+        {
+            try
+            {
+                return await ConnectAsync(address, cancellationToken).ConfigureAwait(true);
+            }
+            catch (SocketException e)
+            {
+                last = e;
+            }
+        }
+
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
     /// <summary>
@@ -135,34 +153,6 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
 
     private const int SolSocket = 1;
     private const int SoError = 4;
-
-    /// <summary>
-    /// Resolves <paramref name="host"/> (a name or an IP literal) and connects to its addresses in the order the
-    /// lookup gives them, returning the first connection that succeeds (Tokio's <c>TcpStream::connect</c> with a
-    /// host name).
-    /// </summary>
-    /// <remarks><b>Cancel safety:</b> a cancelled connect closes the half-open socket; nothing else is left behind.</remarks>
-    /// <exception cref="SocketException">The lookup failed, or every address refused (the last address's error).</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is not a port number.</exception>
-    public static async ValueTask<TcpStream> ConnectAsync(string host, int port, CancellationToken cancellationToken = default)
-    {
-        IPEndPoint[] addresses = await KyotoDns.LookupHostAsync(host, port, cancellationToken).ConfigureAwait(true);
-        SocketException? last = null;
-        foreach (IPEndPoint address in addresses)
-        {
-            try
-            {
-                return await ConnectAsync(address, cancellationToken).ConfigureAwait(true);
-            }
-            catch (SocketException e)
-            {
-                last = e;
-            }
-        }
-
-        throw last ?? new SocketException((int)SocketError.HostNotFound);
-    }
 
     /// <summary>The registered socket (tests and diagnostics).</summary>
     internal SocketIo Io => _io;

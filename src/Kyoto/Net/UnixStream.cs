@@ -29,18 +29,8 @@ public sealed class UnixStream : IAsyncDuplex, IDisposable
     private UnixStream(SocketIo io) => _io = io;
 
     /// <summary>Wraps an accepted connection's handle (closing it if registration fails); its Socket is made on first use.</summary>
-    internal static UnixStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor)
-    {
-        try
-        {
-            return new UnixStream(new SocketIo(handle, isStream: true, reactor));
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
+    internal static UnixStream FromAccepted(SocketHandle handle, Reactor.IoReactor reactor) =>
+        new(SocketIo.ForAccepted(handle, reactor));
 
     /// <summary>Wraps a connected socket (closing it if registration fails).</summary>
     internal static UnixStream FromConnected(Socket socket, Reactor.IoReactor? reactor)
