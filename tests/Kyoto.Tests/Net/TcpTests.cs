@@ -289,40 +289,4 @@ public abstract class TcpTests : RuntimeTestBase
         Assert.True(partial.SocketError is SocketError.ConnectionReset or SocketError.Shutdown, $"unexpected {partial.SocketError}");
     }
 
-    [Fact]
-    public void Read_OfDataAlwaysReady_SpendsTheCoopBudget()
-    {
-        // 64 KiB sit in the socket before the reader starts, and it reads them a byte at a time: every read completes
-        // at once. Another task spawned first must still run before the reader is done (on the current-thread flavour
-        // it can run only when the reader yields).
-        const int Size = 64 * 1024;
-        using var rt = NewRuntime();
-        (int readBeforeOtherRan, int total) = rt.BlockOnBounded(async () =>
-        {
-            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-            ValueTask<TcpStream> accept = acceptor.AcceptAsync();
-            using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
-            using TcpStream server = await accept;
-            await client.WriteAllAsync(new byte[Size]);
-            int progress = 0;
-            int seen = -1;
-            JoinHandle other = KyotoTask.Spawn(() =>
-            {
-                seen = Volatile.Read(ref progress);
-                return Task.CompletedTask;
-            });
-            var one = new byte[1];
-            while (progress < Size)
-            {
-                int n = await server.ReadAsync(one);
-                Assert.Equal(1, n);
-                progress++;
-            }
-
-            await other;
-            return (seen, progress);
-        });
-        Assert.Equal(Size, total);
-        Assert.InRange(readBeforeOtherRan, 0, Size - 1);
-    }
 }
