@@ -48,8 +48,8 @@ public sealed class TcpSocket : IDisposable
     /// <summary>SO_REUSEPORT (Linux): several sockets bind the same port and the kernel spreads connections among them.</summary>
     public bool ReusePort
     {
-        get => GetIntOption(SolSocket, SoReusePort) != 0;
-        set => SetIntOption(SolSocket, SoReusePort, value ? 1 : 0);
+        get => GetIntOption(SocketOptions.SolSocket, SoReusePort) != 0;
+        set => SetIntOption(SocketOptions.SolSocket, SoReusePort, value ? 1 : 0);
     }
 
     /// <summary>SO_KEEPALIVE: probe an idle connection to detect a dead peer.</summary>
@@ -119,7 +119,6 @@ public sealed class TcpSocket : IDisposable
     private Socket Take() => Interlocked.Exchange(ref _socket, null)
         ?? throw new ObjectDisposedException(nameof(TcpSocket), "The socket was disposed, or already connected or listening.");
 
-    private const int SolSocket = 1;
     private const int SoReusePort = 15;
 
     private int GetIntOption(int level, int name)

@@ -136,7 +136,7 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
         try
         {
             await io.WritableAsync(cancellationToken).ConfigureAwait(true);
-            int error = io.GetOption(SolSocket, SoError);
+            int error = io.GetOption(SocketOptions.SolSocket, SoError);
             if (error != 0)
             {
                 throw new SocketException((int)SocketCalls.ToSocketError(error));
@@ -151,7 +151,6 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
         }
     }
 
-    private const int SolSocket = 1;
     private const int SoError = 4;
 
     /// <summary>The registered socket (tests and diagnostics).</summary>

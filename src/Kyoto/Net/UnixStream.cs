@@ -139,7 +139,7 @@ public sealed class UnixStream : IAsyncDuplex, IDisposable
         {
             ThrowIfDisposed();
             Span<byte> ucred = stackalloc byte[12]; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
-            int length = _io.Socket.GetRawSocketOption(SolSocket, SoPeerCred, ucred);
+            int length = _io.Socket.GetRawSocketOption(SocketOptions.SolSocket, SoPeerCred, ucred);
             if (length < 12)
             {
                 throw new SocketException((int)SocketError.ProtocolOption);
@@ -149,7 +149,6 @@ public sealed class UnixStream : IAsyncDuplex, IDisposable
         }
     }
 
-    private const int SolSocket = 1;
     private const int SoPeerCred = 17;
 
     /// <summary>Reads into <paramref name="buffer"/>, waiting until at least one byte is available.</summary>

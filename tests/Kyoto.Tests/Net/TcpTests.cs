@@ -67,34 +67,6 @@ public abstract class TcpTests : RuntimeTestBase
     }
 
     [Fact]
-    public void Accept_CalledBeforeEachClientConnects_ThrowsNoWouldBlockException()
-    {
-        // .NET's Socket.Accept reports "nothing pending" by throwing. An accept called while no client is there
-        // (each one here) must wait for readiness without that throw-and-catch.
-        const int Connections = 40;
-        using var rt = NewRuntime();
-        using var thrown = new WouldBlockExceptions(rt, inside: "Socket.Accept"); // a non-blocking connect reports progress the same way
-        int accepted = rt.BlockOnBounded(async () =>
-        {
-            using var acceptor = TcpAcceptor.Bind(AnyLoopback);
-            int count = 0;
-            for (int i = 0; i < Connections; i++)
-            {
-                ValueTask<TcpStream> accepting = acceptor.AcceptAsync();
-                using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
-                using TcpStream server = await accepting;
-                Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
-                count++;
-            }
-
-            return count;
-        });
-
-        Assert.Equal(Connections, accepted);
-        Assert.Equal(0, thrown.Count);
-    }
-
-    [Fact]
     public void ManyConnections_AllEchoTheirOwnData()
     {
         const int Connections = 200;

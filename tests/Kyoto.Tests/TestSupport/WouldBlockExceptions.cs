@@ -11,15 +11,12 @@ namespace Kyoto.Tests;
 internal sealed class WouldBlockExceptions : IDisposable
 {
     private readonly RuntimeHandle _runtime;
-    private readonly string? _inside;
     private int _count;
 
     /// <param name="runtime">The runtime whose threads count.</param>
-    /// <param name="inside">If set, only throws whose stack contains this text count.</param>
-    internal WouldBlockExceptions(Runtime runtime, string? inside = null)
+    internal WouldBlockExceptions(Runtime runtime)
     {
         _runtime = runtime.Handle;
-        _inside = inside;
         AppDomain.CurrentDomain.FirstChanceException += OnThrow;
     }
 
@@ -28,8 +25,7 @@ internal sealed class WouldBlockExceptions : IDisposable
     private void OnThrow(object? sender, FirstChanceExceptionEventArgs e)
     {
         if (e.Exception is SocketException { SocketErrorCode: SocketError.WouldBlock }
-            && ReferenceEquals(RuntimeHandle.TryCurrent, _runtime)
-            && (_inside is null || Environment.StackTrace.Contains(_inside, StringComparison.Ordinal)))
+            && ReferenceEquals(RuntimeHandle.TryCurrent, _runtime))
         {
             Interlocked.Increment(ref _count);
         }
