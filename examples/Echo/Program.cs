@@ -35,17 +35,15 @@ return runtime.BlockOn(async () =>
     Console.WriteLine($"echo server listening on {acceptor.LocalEndPoint} (Ctrl+C to stop)");
     JoinHandle server = KyotoTask.Spawn(async () =>
     {
-        // Disposing the set aborts every connection still open when the server stops.
-        using var connections = new JoinSet<long>();
         while (true)
         {
             TcpStream stream = await acceptor.AcceptAsync(KyotoTask.CancellationToken);
             stream.NoDelay = true;
-            connections.Spawn(() => ServeAsync(stream));
-            while (connections.TryJoinNext(out _))
-            {
-                // reap finished connections so the set does not grow
-            }
+
+            // Detached, as tokio::spawn: disposing the runtime when Main returns aborts every connection still open.
+            // (A JoinSet would own them too, at the cost of a lock and a set update per connection; measured in
+            // docs/benchmarks.md, it made the first runs of the shared load client slower.)
+            _ = KyotoTask.Spawn(() => ServeAsync(stream));
         }
     });
     JoinHandle onInterrupt = KyotoTask.Spawn(() => StopOnAsync(interrupt, server));
