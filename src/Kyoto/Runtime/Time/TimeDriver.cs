@@ -294,6 +294,14 @@ internal sealed class TimeDriver : IParkDriver
     /// <summary>True if the driver has work now: a timer to fire or a slot to cascade (takes the lock).</summary>
     internal bool AnyDue()
     {
+        // Every park asks. With no timer registered (an I/O-bound server between timeouts) the answer needs neither
+        // the clock nor the lock: the counts are read racily, and a timer added just after the read was not due when
+        // it was added (a due one fires as it registers), so the next park's wait or maintenance poll still sees it.
+        if (_wheel.Count == 0 && _imminent.Count == 0)
+        {
+            return false;
+        }
+
         long now = Clock.Now().Timestamp;
         lock (_lock)
         {
