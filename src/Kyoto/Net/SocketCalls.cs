@@ -323,6 +323,7 @@ internal static unsafe partial class SocketCalls
     internal static SocketError ToSocketError(int errno) => errno switch
     {
         11 => SocketError.WouldBlock,           // EAGAIN
+        2 => SocketError.AddressNotAvailable,   // ENOENT (a Unix socket path nobody bound)
         4 => SocketError.Interrupted,           // EINTR
         9 => SocketError.OperationAborted,      // EBADF
         12 => SocketError.NoBufferSpaceAvailable, // ENOMEM

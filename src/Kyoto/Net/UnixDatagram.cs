@@ -139,10 +139,9 @@ public sealed class UnixDatagram : IDisposable
     /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
     public ValueTask<int> SendToAsync(ReadOnlyMemory<byte> buffer, string path, CancellationToken cancellationToken = default)
     {
-        SocketAddress address = AddressOf(path);
-        return SocketReadiness.RunAsync(_io, Readiness.WriteInterest, skipUnlessReady: true, (Buffer: buffer, Address: address),
-            static (Socket s, (ReadOnlyMemory<byte> Buffer, SocketAddress Address) st, out int n) => TrySendTo(s, st.Buffer.Span, st.Address, out n),
-            cancellationToken);
+        // The socket's reusable send operation and sendto(2) itself: a full queue is EAGAIN as a value (Socket.SendTo
+        // throws it), and the cached address is never written, so it may stay in use until the send completes.
+        return _io.SendToAsync(buffer, AddressOf(path), cancellationToken);
     }
 
     /// <summary>Receives one datagram into <paramref name="buffer"/>, with its sender's path.</summary>
@@ -191,20 +190,6 @@ public sealed class UnixDatagram : IDisposable
         }
 
         return cached.Address;
-    }
-
-    private static bool TrySendTo(Socket socket, ReadOnlySpan<byte> buffer, SocketAddress address, out int sent)
-    {
-        try
-        {
-            sent = socket.SendTo(buffer, SocketFlags.None, address);
-            return true;
-        }
-        catch (SocketException e) when (SocketReadiness.IsWouldBlock(e))
-        {
-            sent = 0;
-            return false;
-        }
     }
 
     private bool TryReceiveFromCore(Span<byte> buffer, out UnixReceiveFromResult result)

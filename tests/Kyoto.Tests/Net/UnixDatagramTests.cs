@@ -102,6 +102,52 @@ public abstract class UnixDatagramTests : RuntimeTestBase, IDisposable
     }
 
     [Fact]
+    public void SendTo_QueueFull_WaitsUntilTheReceiverDrains_WithoutAWouldBlockException()
+    {
+        // Socket.SendTo reports a full queue by throwing; SendToAsync must find it out as a value, then wait for room.
+        using var rt = NewRuntime();
+        using var thrown = new WouldBlockExceptions(rt);
+        string path = SocketPath("full.sock");
+        (int queued, int last) = rt.BlockOnBounded(async () =>
+        {
+            using var server = UnixDatagram.Bind(path);
+            using var client = UnixDatagram.CreateUnbound();
+            var buffer = new byte[64];
+            // The first send may wait for the reactor's first report that the new socket is writable.
+            Assert.Equal(1, await client.SendToAsync(new byte[] { 0 }, path));
+            (int queued, ValueTask<int> blocked) = await KyotoTask.Unconstrained(async () =>
+            {
+                // Without coop budget, an incomplete send can now only mean that the receiver's queue is full.
+                for (int i = 1; i < 100_000; i++)
+                {
+                    ValueTask<int> send = client.SendToAsync(new[] { (byte)i }, path);
+                    if (!send.IsCompleted)
+                    {
+                        return (i, send);
+                    }
+
+                    Assert.Equal(1, await send);
+                }
+
+                throw new InvalidOperationException("the queue never filled");
+            });
+
+            for (int i = 0; i < queued; i++)
+            {
+                UnixReceiveFromResult got = await server.ReceiveFromAsync(buffer);
+                Assert.Equal((1, (byte)i), (got.Count, buffer[0]));
+            }
+
+            Assert.Equal(1, await blocked);
+            UnixReceiveFromResult after = await server.ReceiveFromAsync(buffer);
+            return (queued, after.Count == 1 ? buffer[0] : -1);
+        });
+        Assert.True(queued > 0);
+        Assert.Equal((byte)queued, last);
+        Assert.Equal(0, thrown.Count);
+    }
+
+    [Fact]
     public void Send_QueueFull_WaitsUntilTheReceiverDrains()
     {
         using var rt = NewRuntime();
