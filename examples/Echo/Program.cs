@@ -71,12 +71,11 @@ static async Task StopOnAsync(SignalReceiver signal, JoinHandle server)
     }
 }
 
-static async Task<long> ServeAsync(TcpStream stream)
+static async Task ServeAsync(TcpStream stream)
 {
     using (stream)
     {
         var buffer = new byte[4096];
-        long total = 0;
         CancellationToken aborted = KyotoTask.CancellationToken; // this task's own: waits on it cost no registration
         try
         {
@@ -84,7 +83,6 @@ static async Task<long> ServeAsync(TcpStream stream)
             while ((n = await stream.ReadAsync(buffer, aborted)) > 0)
             {
                 await stream.WriteAllAsync(buffer.AsMemory(0, n), aborted);
-                total += n;
             }
         }
         catch (System.Net.Sockets.SocketException)
@@ -95,7 +93,5 @@ static async Task<long> ServeAsync(TcpStream stream)
         {
             // a write failed midway (the peer went away)
         }
-
-        return total;
     }
 }
