@@ -35,8 +35,6 @@ internal static unsafe partial class SocketCalls
 {
     private const int MsgNoSignal = 0x4000;
     private const int MsgDontWait = 0x40;
-    private const int Enotconn = 107;
-    private const int EinProgress = 115;
 
     /// <summary>The largest call made without the GC transition (invariant 4).</summary>
     private const int SmallTransfer = 64 * 1024;
@@ -231,7 +229,7 @@ internal static unsafe partial class SocketCalls
         }
 
         int errno = Marshal.GetLastPInvokeError();
-        return errno is EinProgress or Native.Libc.EINTR // an interrupted connect goes on in the background
+        return errno is Native.Libc.EINPROGRESS or Native.Libc.EINTR // an interrupted connect goes on in the background
             ? true
             : throw new SocketException((int)ToSocketError(errno));
     }
@@ -295,7 +293,7 @@ internal static unsafe partial class SocketCalls
     internal static void ShutdownSend(SafeHandle handle, int fd)
     {
         using var lease = new Lease(handle);
-        if (Native.Libc.shutdown(fd, 1) != 0 && Marshal.GetLastPInvokeError() is int errno && errno != Enotconn)
+        if (Native.Libc.shutdown(fd, 1) != 0 && Marshal.GetLastPInvokeError() is int errno && errno != Native.Libc.ENOTCONN)
         {
             throw new SocketException((int)ToSocketError(errno));
         }

@@ -1,6 +1,8 @@
-// A Unix domain datagram socket on the runtime's reactor (Tokio's UnixDatagram). Same readiness loops as
-// UdpSocket (SocketReadiness); destinations are paths, serialized once and cached (an immutable snapshot
-// swapped whole, any thread).
+// A Unix domain datagram socket on the runtime's reactor (Tokio's UnixDatagram). Sends, to the connected peer or
+// to a path, go through the socket's send operation, as UdpSocket's do; receives with the sender's path take the
+// readiness loop (SocketReadiness). Destinations are paths, serialized once and cached: an immutable snapshot
+// swapped whole (any thread), whose address is never written once published, so a send that has to wait may keep
+// using it after a later send to another path has replaced the cache.
 using System.Net;
 using System.Net.Sockets;
 using Kyoto.Reactor;

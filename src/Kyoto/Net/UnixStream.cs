@@ -139,7 +139,7 @@ public sealed class UnixStream : IAsyncDuplex, IDisposable
         {
             ThrowIfDisposed();
             Span<byte> ucred = stackalloc byte[12]; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
-            int length = _io.Socket.GetRawSocketOption(SocketOptions.SolSocket, SoPeerCred, ucred);
+            int length = _io.GetOption(SocketOptions.SolSocket, SoPeerCred, ucred); // from the descriptor: no Socket made
             if (length < 12)
             {
                 throw new SocketException((int)SocketError.ProtocolOption);

@@ -72,6 +72,8 @@ internal static unsafe partial class Libc
     internal static partial int socketpair(int domain, int type, int protocol, int* sv);
 
     internal const int ECONNABORTED = 103;
+    internal const int ENOTCONN = 107;
+    internal const int EINPROGRESS = 115;
 
     /// <summary>Takes the next pending connection; the address arguments may be null.</summary>
     [LibraryImport("libc", SetLastError = true)]

@@ -12,7 +12,9 @@ namespace Kyoto.Timing;
 /// <para>Ground rules:</para>
 /// <list type="number">
 /// <item>The wheel, the imminent list, <see cref="_parkedUntil"/> and every <see cref="TimerNode"/>'s links are
-/// touched only under <see cref="_lock"/>. Timers fire outside the lock, on the thread that advanced the wheel.</item>
+/// touched only under <see cref="_lock"/>. Timers fire outside the lock, on the thread that advanced the wheel. One
+/// read is made without it: <see cref="AnyDue"/> first reads the two counts (ints, read whole) and answers false
+/// when both are zero, which is safe because a timer is never put there already due (it fires as it registers).</item>
 /// <item>Exact deadlines. The wheel works in milliseconds: a timer sits in the slot of its deadline's
 /// millisecond (rounded down). When that slot comes due, timers whose exact deadline has passed fire; the
 /// others (due later within that millisecond) move to a short "imminent" list, and the driver sleeps until the
