@@ -1,14 +1,13 @@
-// The readiness loop of the socket calls that SocketIo's operations do not make (a Unix datagram's sends and
-// receives with an address, Unix stream peeks): try the call; on EAGAIN clear the readiness observed before it and
-// wait for the next edge (ScheduledIo invariant 1). Used by UnixDatagram and UnixStream, and by a UdpSocket
-// receive-from that runs beside another; UdpSocket's other calls go through SocketIo's directional operations, as
-// a TCP stream's do.
+// The readiness loop for socket calls that SocketIo's directional operations do not make: today, a datagram
+// receive-from that runs beside another one, which owns the receiver's address (DatagramReceiver invariant 2).
+// Try the call; on EAGAIN clear the readiness observed before it and wait for the next edge (ScheduledIo
+// invariant 1).
 //
-// .NET's SendTo and ReceiveFrom have no SocketError-out overloads: they report EAGAIN as a SocketException, which
-// costs more than the call. So receives with an address go to the kernel directly (SocketIo.ReceiveFromNow,
-// without exceptions); what is left on .NET's throwing calls (a Unix datagram's send, unusual flags) is made only
-// while the reactor says the socket is ready in that direction (skipUnlessReady), so it throws at most once per
-// drained edge, never on a socket known to be idle.
+// .NET's ReceiveFrom has no SocketError-out overload: it reports EAGAIN as a SocketException, which costs more
+// than the call. So receives with an address go to the kernel directly (SocketIo.ReceiveFromNow, without
+// exceptions); the few flags that still take .NET's throwing call are tried only while the reactor says the
+// socket is readable (skipUnlessReady), so it throws at most once per drained edge, never on a socket known to be
+// idle.
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Kyoto.Reactor;
@@ -19,7 +18,7 @@ namespace Kyoto.Net;
 /// <summary>One non-blocking socket call: true with its result, false if it would block (EAGAIN); throws other errors.</summary>
 internal delegate bool SocketAttempt<TState, TResult>(Socket socket, TState state, out TResult result);
 
-/// <summary>The readiness loop shared by the datagram and Unix socket types.</summary>
+/// <summary>The readiness loop of the socket calls made outside SocketIo's operations.</summary>
 internal static class SocketReadiness
 {
     /// <summary>

@@ -1,19 +1,14 @@
 // A UDP socket on the runtime's reactor (Tokio's UdpSocket). Sends and receives go through the socket's two
 // directional operations (SocketIo, SocketOperation), as a TCP stream's reads and writes do: tried at once when
 // the reactor says the direction is ready, parked without allocating when not; datagram calls never block a worker.
+// Receives with the sender go through a DatagramReceiver, which owns the address the kernel writes the sender to.
 //
-// Address caches (allocation-free steady state for a socket talking to one peer at a time):
-//  - _lastSentTo: the serialized form of the last destination, an immutable snapshot swapped whole (any thread);
-//    a pending send-to uses the snapshot it took.
-//  - _lastReceivedFrom: the last sender as an IPEndPoint and its serialized form, swapped whole (any thread).
-//  - _receiveAddress: where a receive's sender is written, owned by one receive at a time (_receiving, 0 -> 1 by
-//    exchange; released once its sender has been read: at once, or by ReceiveFromAwait.GetResult before it reads
-//    the operation's result, which frees the operation). A receive that finds it taken (another task's, running
-//    or parked) uses an address of its own: a TryReceiveFrom allocates one, a ReceiveFromAsync takes the
-//    readiness loop, whose tries do.
+// Address caches (allocation-free steady state for a socket talking to one peer at a time), each an immutable
+// snapshot swapped whole (any thread):
+//  - _lastSentTo: the serialized form of the last destination; a pending send-to uses the snapshot it took.
+//  - Receiver._lastReceivedFrom: the last sender as an IPEndPoint and its serialized form.
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Tasks.Sources;
 using Kyoto.Reactor;
 
 namespace Kyoto.Net;
@@ -53,22 +48,16 @@ namespace Kyoto.Net;
 public sealed class UdpSocket : IDisposable
 {
     private readonly SocketIo _io;
-    private readonly IPEndPoint _template;
-    private readonly int _addressSize;
+    private readonly AddressFamily _family;
     private IPEndPoint? _remote;
     private CachedAddress? _lastSentTo;
-    private CachedAddress? _lastReceivedFrom;
-    private readonly SocketAddress _receiveAddress;
-    private readonly ReceiveFromAwait _receiveFrom;
-    private int _receiving;
+    private readonly Receiver _receiver;
 
     private UdpSocket(SocketIo io, AddressFamily family)
     {
         _io = io;
-        _template = new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        _addressSize = SocketAddress.GetMaximumAddressSize(family);
-        _receiveAddress = new SocketAddress(family, _addressSize);
-        _receiveFrom = new ReceiveFromAwait(this);
+        _family = family;
+        _receiver = new Receiver(io, family);
     }
 
     /// <summary>Creates a UDP socket bound to <paramref name="localEndPoint"/> (port 0: any free port).</summary>
@@ -153,7 +142,7 @@ public sealed class UdpSocket : IDisposable
         }
     }
 
-    private SocketOptionLevel OptionLevel => _template.AddressFamily == AddressFamily.InterNetworkV6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP;
+    private SocketOptionLevel OptionLevel => _family == AddressFamily.InterNetworkV6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP;
 
     /// <summary>Joins the IPv4 multicast <paramref name="group"/> on the interface with address <paramref name="localInterface"/>.</summary>
     /// <param name="group">An IPv4 multicast address (224.0.0.0/4).</param>
@@ -291,47 +280,14 @@ public sealed class UdpSocket : IDisposable
     /// <remarks><b>Cancel safety:</b> safe: a cancelled receive has taken no datagram.</remarks>
     /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
     public ValueTask<UdpReceiveFromResult> ReceiveFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        ReceiveFromCoreAsync(buffer, SocketFlags.None, cancellationToken);
+        _receiver.ReceiveFromAsync(buffer, SocketFlags.None, cancellationToken);
 
     /// <summary>Copies the next datagram into <paramref name="buffer"/> without taking it, with its sender.</summary>
     /// <returns>The number of bytes copied (at most the buffer's length) and the sender.</returns>
     /// <remarks><b>Cancel safety:</b> safe: peeking takes nothing.</remarks>
     /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
     public ValueTask<UdpReceiveFromResult> PeekFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        ReceiveFromCoreAsync(buffer, SocketFlags.Peek, cancellationToken);
-
-    private ValueTask<UdpReceiveFromResult> ReceiveFromCoreAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken)
-    {
-        if (Interlocked.Exchange(ref _receiving, 1) != 0)
-        {
-            // Another receive-from owns _receiveAddress: this one takes the readiness loop, with an address of its own.
-            return SocketReadiness.RunAsync(_io, Readiness.ReadInterest, skipUnlessReady: true, (Self: this, Buffer: buffer, Flags: flags),
-                static (Socket _, (UdpSocket Self, Memory<byte> Buffer, SocketFlags Flags) st, out UdpReceiveFromResult r) => st.Self.TryReceiveFromCore(st.Buffer.Span, st.Flags, out r),
-                cancellationToken);
-        }
-
-        ValueTask<int> receive = _io.ReceiveFromAsync(buffer, flags, _receiveAddress, cancellationToken, out bool pending);
-        if (pending)
-        {
-            // The operation's await, read through ReceiveFromAwait, which pairs the count with the sender.
-            return new ValueTask<UdpReceiveFromResult>(_receiveFrom, _io.ReceiveOperation.Version);
-        }
-
-        // Completed at once (not pending: no source behind it): a count, the sender in _receiveAddress (no other
-        // receive runs meanwhile), or a failure, which the task form carries.
-        if (receive.IsCompletedSuccessfully)
-        {
-            var result = new UdpReceiveFromResult(receive.Result, SenderOf(_receiveAddress));
-            Volatile.Write(ref _receiving, 0);
-            return new ValueTask<UdpReceiveFromResult>(result);
-        }
-
-        Volatile.Write(ref _receiving, 0);
-        Task<int> failed = receive.AsTask();
-        return failed.IsCanceled
-            ? ValueTask.FromCanceled<UdpReceiveFromResult>(cancellationToken)
-            : ValueTask.FromException<UdpReceiveFromResult>(failed.Exception!.InnerException!);
-    }
+        _receiver.ReceiveFromAsync(buffer, SocketFlags.Peek, cancellationToken);
 
     /// <summary>Sends <paramref name="buffer"/> to the connected peer if the socket can take it now, without waiting.</summary>
     /// <returns>False if the send buffer is full (nothing was sent).</returns>
@@ -370,7 +326,7 @@ public sealed class UdpSocket : IDisposable
     public bool TryReceiveFrom(Span<byte> buffer, out UdpReceiveFromResult result)
     {
         ThrowIfDisposed();
-        return TryReceiveFromCore(buffer, SocketFlags.None, out result);
+        return _receiver.TryReceiveFrom(buffer, SocketFlags.None, out result);
     }
 
     private bool TrySendToCore(ReadOnlySpan<byte> buffer, IPEndPoint remote, out int sent)
@@ -393,75 +349,32 @@ public sealed class UdpSocket : IDisposable
         return cached.Address;
     }
 
-    private bool TryReceiveFromCore(Span<byte> buffer, SocketFlags flags, out UdpReceiveFromResult result)
-    {
-        bool owned = Interlocked.Exchange(ref _receiving, 1) == 0;
-        SocketAddress address = owned ? _receiveAddress : new SocketAddress(_template.AddressFamily, _addressSize);
-        try
-        {
-            address.Size = _addressSize;
-            int n = _io.ReceiveFromNow(buffer, flags, address, out SocketError error);
-            if (!SocketReadiness.Succeeded(error))
-            {
-                result = default;
-                return false;
-            }
-
-            result = new UdpReceiveFromResult(n, SenderOf(address));
-            return true;
-        }
-        finally
-        {
-            if (owned)
-            {
-                Volatile.Write(ref _receiving, 0);
-            }
-        }
-    }
-
-    /// <summary>The sender as an IPEndPoint: the cached one when it is the same as last time.</summary>
-    private IPEndPoint SenderOf(SocketAddress address)
-    {
-        CachedAddress? cached = Volatile.Read(ref _lastReceivedFrom);
-        if (cached is not null && cached.Address.Equals(address))
-        {
-            return cached.EndPoint;
-        }
-
-        var endPoint = (IPEndPoint)_template.Create(address);
-        var copy = new SocketAddress(address.Family, address.Size);
-        address.Buffer.Span[..address.Size].CopyTo(copy.Buffer.Span);
-        Volatile.Write(ref _lastReceivedFrom, new CachedAddress(endPoint, copy));
-        return endPoint;
-    }
-
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
 
     /// <summary>Closes the socket; pending sends and receives fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _io.Dispose();
 
-    /// <summary>
-    /// The await of a receive-from that had to wait: the receiving operation's, whose byte count is paired with the
-    /// sender when it is read. No allocation, and the continuation runs where the operation puts it.
-    /// </summary>
-    private sealed class ReceiveFromAwait(UdpSocket socket) : IValueTaskSource<UdpReceiveFromResult>
+    /// <summary>Receives with the sender as an <see cref="IPEndPoint"/>, the last one cached.</summary>
+    private sealed class Receiver(SocketIo io, AddressFamily family)
+        : DatagramReceiver<IPEndPoint, UdpReceiveFromResult>(io, family, SocketAddress.GetMaximumAddressSize(family))
     {
-        public ValueTaskSourceStatus GetStatus(short token) => socket._io.ReceiveOperation.GetStatus(token);
+        private readonly IPEndPoint _template = new(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        private CachedAddress? _lastReceivedFrom;
 
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-            socket._io.ReceiveOperation.OnCompleted(continuation, state, token, flags);
-
-        public UdpReceiveFromResult GetResult(short token)
+        protected override IPEndPoint SenderOf(SocketAddress address)
         {
-            SocketOperation operation = socket._io.ReceiveOperation;
+            CachedAddress? cached = Volatile.Read(ref _lastReceivedFrom);
+            if (cached is not null && SameAddress(cached.Address, address))
+            {
+                return cached.EndPoint;
+            }
 
-            // GetStatus rejects a stale token before anything is touched. Then the sender, then the address is
-            // released, then the operation's result, whose reading frees the operation for the next receive.
-            IPEndPoint? sender = operation.GetStatus(token) == ValueTaskSourceStatus.Succeeded ? socket.SenderOf(socket._receiveAddress) : null;
-            Volatile.Write(ref socket._receiving, 0);
-            int n = operation.GetResult(token);
-            return new UdpReceiveFromResult(n, sender!);
+            var endPoint = (IPEndPoint)_template.Create(address);
+            Volatile.Write(ref _lastReceivedFrom, new CachedAddress(endPoint, CopyOf(address)));
+            return endPoint;
         }
+
+        protected override UdpReceiveFromResult Result(int count, IPEndPoint sender) => new(count, sender);
     }
 
     /// <summary>An endpoint and its serialized form (immutable once published).</summary>

@@ -1,8 +1,9 @@
 // A Unix domain datagram socket on the runtime's reactor (Tokio's UnixDatagram). Sends, to the connected peer or
-// to a path, go through the socket's send operation, as UdpSocket's do; receives with the sender's path take the
-// readiness loop (SocketReadiness). Destinations are paths, serialized once and cached: an immutable snapshot
-// swapped whole (any thread), whose address is never written once published, so a send that has to wait may keep
-// using it after a later send to another path has replaced the cache.
+// to a path, go through the socket's send operation, and receives with the sender's path through a
+// DatagramReceiver on its receive operation, as UdpSocket's do: a call that has to wait allocates nothing.
+// Paths are cached both ways, each cache an immutable snapshot swapped whole (any thread): the last destination,
+// serialized once (its address is never written once published, so a send that has to wait may keep using it
+// after a later send to another path has replaced the cache), and the last sender's path.
 using System.Net;
 using System.Net.Sockets;
 using Kyoto.Reactor;
@@ -36,10 +37,14 @@ namespace Kyoto.Net;
 public sealed class UnixDatagram : IDisposable
 {
     private readonly SocketIo _io;
+    private readonly Receiver _receiver;
     private CachedPath? _lastSentTo;
-    private SocketAddress? _spareAddress;
 
-    private UnixDatagram(SocketIo io) => _io = io;
+    private UnixDatagram(SocketIo io)
+    {
+        _io = io;
+        _receiver = new Receiver(io);
+    }
 
     private static UnixDatagram Wrap(Socket socket, IoReactor? reactor)
     {
@@ -151,9 +156,7 @@ public sealed class UnixDatagram : IDisposable
     /// <remarks><b>Cancel safety:</b> safe: a cancelled receive has taken no datagram.</remarks>
     /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
     public ValueTask<UnixReceiveFromResult> ReceiveFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        SocketReadiness.RunAsync(_io, Readiness.ReadInterest, skipUnlessReady: true, (Self: this, Buffer: buffer),
-            static (Socket _, (UnixDatagram Self, Memory<byte> Buffer) st, out UnixReceiveFromResult r) => st.Self.TryReceiveFromCore(st.Buffer.Span, out r),
-            cancellationToken);
+        _receiver.ReceiveFromAsync(buffer, SocketFlags.None, cancellationToken);
 
     /// <summary>Sends to the connected peer if its queue has room now, without waiting.</summary>
     /// <returns>False if the peer's queue is full (nothing was sent).</returns>
@@ -172,6 +175,15 @@ public sealed class UnixDatagram : IDisposable
     {
         ThrowIfDisposed();
         return _io.TryReceive(buffer, SocketFlags.None, out received);
+    }
+
+    /// <summary>Receives a datagram and its sender's path if one is queued, without waiting.</summary>
+    /// <returns>False if no datagram is queued.</returns>
+    /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
+    public bool TryReceiveFrom(Span<byte> buffer, out UnixReceiveFromResult result)
+    {
+        ThrowIfDisposed();
+        return _receiver.TryReceiveFrom(buffer, SocketFlags.None, out result);
     }
 
     /// <summary>Closes the write side: the connected peer's receives return 0 once its queue is drained.</summary>
@@ -194,34 +206,42 @@ public sealed class UnixDatagram : IDisposable
         return cached.Address;
     }
 
-    private bool TryReceiveFromCore(Span<byte> buffer, out UnixReceiveFromResult result)
-    {
-        SocketAddress address = Interlocked.Exchange(ref _spareAddress, null) ?? new SocketAddress(AddressFamily.Unix, UnixSockets.AddressSize);
-        try
-        {
-            address.Size = UnixSockets.AddressSize;
-            int n = _io.ReceiveFromNow(buffer, SocketFlags.None, address, out SocketError error);
-            if (!SocketReadiness.Succeeded(error))
-            {
-                result = default;
-                return false;
-            }
-
-            result = new UnixReceiveFromResult(n, UnixSockets.PathOf(address));
-            return true;
-        }
-        finally
-        {
-            Volatile.Write(ref _spareAddress, address);
-        }
-    }
-
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_io.IsDisposed, this);
 
     /// <summary>Closes the socket and deletes the file it bound; pending sends and receives fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _io.Dispose();
 
-    /// <summary>A destination path and its serialized form (immutable once published).</summary>
+    /// <summary>Receives with the sender's path (null if unnamed), the last one cached.</summary>
+    private sealed class Receiver(SocketIo io) : DatagramReceiver<string?, UnixReceiveFromResult>(io, AddressFamily.Unix, UnixSockets.AddressSize)
+    {
+        private CachedPath? _lastReceivedFrom;
+
+        protected override string? SenderOf(SocketAddress address)
+        {
+            if (address.Size <= 2)
+            {
+                return null; // an unnamed sender: nothing to cache
+            }
+
+            CachedPath? cached = Volatile.Read(ref _lastReceivedFrom);
+            if (cached is not null && SameAddress(cached.Address, address))
+            {
+                return cached.Path;
+            }
+
+            string? path = UnixSockets.PathOf(address);
+            if (path is not null)
+            {
+                Volatile.Write(ref _lastReceivedFrom, new CachedPath(path, CopyOf(address)));
+            }
+
+            return path;
+        }
+
+        protected override UnixReceiveFromResult Result(int count, string? sender) => new(count, sender);
+    }
+
+    /// <summary>A path and its serialized form (immutable once published).</summary>
     private sealed class CachedPath(string path, SocketAddress address)
     {
         internal string Path { get; } = path;

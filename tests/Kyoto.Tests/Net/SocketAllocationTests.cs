@@ -119,4 +119,63 @@ public sealed class SocketAllocationTests
         });
         Assert.True(bytes < Budget, $"{bytes} bytes allocated over {Rounds} round trips ({(double)bytes / Rounds:F1} B per round trip)");
     }
+
+    [Fact]
+    public void UnixDatagramRoundTrips_SendToAndReceiveFromWithWaits_AllocateNothing()
+    {
+        using Runtime rt = RuntimeBuilder.CurrentThread().Build();
+        DirectoryInfo dir = Directory.CreateTempSubdirectory("kyoto-alloc-");
+        try
+        {
+            string serverPath = Path.Combine(dir.FullName, "server.sock");
+            string clientPath = Path.Combine(dir.FullName, "client.sock");
+            long bytes = rt.BlockOnBounded(async () =>
+            {
+                using var server = UnixDatagram.Bind(serverPath);
+                using var client = UnixDatagram.Bind(clientPath);
+                JoinHandle echo = KyotoTask.Spawn(async () =>
+                {
+                    var buffer = new byte[256];
+                    while (true)
+                    {
+                        UnixReceiveFromResult got = await server.ReceiveFromAsync(buffer);
+                        if (got.Count == 0)
+                        {
+                            return; // the client's empty datagram: done
+                        }
+
+                        await server.SendToAsync(buffer.AsMemory(0, got.Count), got.Path!);
+                    }
+                });
+                var output = new byte[64];
+                var input = new byte[64];
+
+                async Task RoundTrips(int count)
+                {
+                    for (int i = 0; i < count; i++)
+                    {
+                        await client.SendToAsync(output, serverPath);
+                        UnixReceiveFromResult got = await client.ReceiveFromAsync(input);
+                        if (got.Count != input.Length || got.Path != serverPath)
+                        {
+                            throw new InvalidOperationException($"a datagram of {got.Count} bytes came back from {got.Path}"); // (Assert.Equal allocates)
+                        }
+                    }
+                }
+
+                await RoundTrips(Warmup);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                await RoundTrips(Rounds);
+                long used = GC.GetAllocatedBytesForCurrentThread() - before;
+                await client.SendToAsync(ReadOnlyMemory<byte>.Empty, serverPath);
+                await echo;
+                return used;
+            });
+            Assert.True(bytes < Budget, $"{bytes} bytes allocated over {Rounds} round trips ({(double)bytes / Rounds:F1} B per round trip)");
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

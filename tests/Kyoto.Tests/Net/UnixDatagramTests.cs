@@ -86,6 +86,65 @@ public abstract class UnixDatagramTests : RuntimeTestBase, IDisposable
     }
 
     [Fact]
+    public void ReceiveFrom_SendersTakeTurns_EachDatagramReportsItsOwnSender()
+    {
+        // The receiver caches the last sender's path: a new sender, a longer or shorter path than the last one, or
+        // an unnamed sender must never be reported as the cached one.
+        using var rt = NewRuntime();
+        string serverPath = SocketPath("s.sock");
+        string shortPath = SocketPath("a");
+        string longPath = SocketPath("a-much-longer-name-for-the-second-sender.sock");
+        rt.BlockOnBounded(async () =>
+        {
+            using var server = UnixDatagram.Bind(serverPath);
+            using var shortSender = UnixDatagram.Bind(shortPath);
+            using var longSender = UnixDatagram.Bind(longPath);
+            using var anonymous = UnixDatagram.CreateUnbound();
+            UnixDatagram[] order = [shortSender, shortSender, longSender, shortSender, anonymous, longSender, longSender, anonymous, shortSender];
+            string?[] expected = [shortPath, shortPath, longPath, shortPath, null, longPath, longPath, null, shortPath];
+            var buffer = new byte[8];
+            for (int i = 0; i < order.Length; i++)
+            {
+                // Alternately waiting (the receive parks first) and completing at once (the datagram is queued first).
+                ValueTask<UnixReceiveFromResult> receive = i % 2 == 0 ? server.ReceiveFromAsync(buffer) : default;
+                await order[i].SendToAsync(new[] { (byte)i }, serverPath);
+                UnixReceiveFromResult got = i % 2 == 0 ? await receive : await server.ReceiveFromAsync(buffer);
+                Assert.Equal((1, (byte)i, expected[i]), (got.Count, buffer[0], got.Path));
+            }
+        });
+    }
+
+    [Fact]
+    public void ReceiveFrom_SecondWhileOneWaits_IsRefusedAndTheFirstGetsItsDatagramAndSender()
+    {
+        using var rt = NewRuntime();
+        string serverPath = SocketPath("server.sock");
+        string clientPath = SocketPath("client.sock");
+        rt.BlockOnBounded(async () =>
+        {
+            using var server = UnixDatagram.Bind(serverPath);
+            using var client = UnixDatagram.Bind(clientPath);
+            var first = new byte[16];
+            var second = new byte[16];
+            ValueTask<UnixReceiveFromResult> waiting = server.ReceiveFromAsync(first);
+            Assert.False(waiting.IsCompleted);
+
+            // One wait per direction, as UdpSocket: the second receive cannot wait beside the first.
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await server.ReceiveFromAsync(second));
+            Assert.False(server.TryReceiveFrom(second, out _)); // a try beside the wait uses an address of its own
+
+            await client.SendToAsync(new byte[] { 7, 8, 9 }, serverPath);
+            UnixReceiveFromResult got = await waiting;
+            Assert.Equal((3, (byte)7, clientPath), (got.Count, first[0], got.Path));
+
+            // Free again: a datagram already queued is taken at once, with its sender.
+            await client.SendToAsync(new byte[] { 1 }, serverPath);
+            Assert.True(server.TryReceiveFrom(second, out UnixReceiveFromResult next));
+            Assert.Equal((1, (byte)1, clientPath), (next.Count, second[0], next.Path));
+        });
+    }
+
+    [Fact]
     public void SendTo_NobodyBound_FailsWithTheSocketError_AndDisposeRemovesTheFile()
     {
         using var rt = NewRuntime();
