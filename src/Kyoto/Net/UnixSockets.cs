@@ -14,8 +14,6 @@ internal static class UnixSockets
     /// <summary>The size of <c>struct sockaddr_un</c> on Linux.</summary>
     internal const int AddressSize = 110;
 
-    /// <summary>A connected pair of non-blocking, close-on-exec Unix sockets of <paramref name="type"/>.</summary>
-    /// <exception cref="SocketException">socketpair failed (for example the descriptor limit was reached).</exception>
     /// <summary>
     /// A connected pair of <paramref name="type"/> wrapped by <paramref name="wrap"/> (the second joins the first's
     /// reactor, <paramref name="reactorOf"/>); nothing is left open if a wrap fails.
@@ -46,6 +44,8 @@ internal static class UnixSockets
         }
     }
 
+    /// <summary>A connected pair of non-blocking, close-on-exec Unix sockets of <paramref name="type"/>.</summary>
+    /// <exception cref="SocketException">socketpair failed (for example the descriptor limit was reached).</exception>
     internal static unsafe (Socket A, Socket B) Pair(int type)
     {
         int* sv = stackalloc int[2];
