@@ -58,10 +58,7 @@ public sealed class SocketAllocationTests
                 }
             }
 
-            await RoundTrips(Warmup);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            await RoundTrips(Rounds);
-            long used = GC.GetAllocatedBytesForCurrentThread() - before;
+            long used = await AllocatedDuring(RoundTrips);
             client.ShutdownWrite();
             await echo;
             return used;
@@ -109,10 +106,7 @@ public sealed class SocketAllocationTests
                 }
             }
 
-            await RoundTrips(Warmup);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            await RoundTrips(Rounds);
-            long used = GC.GetAllocatedBytesForCurrentThread() - before;
+            long used = await AllocatedDuring(RoundTrips);
             await client.SendToAsync(ReadOnlyMemory<byte>.Empty, serverAddress);
             await echo;
             return used;
@@ -163,10 +157,7 @@ public sealed class SocketAllocationTests
                     }
                 }
 
-                await RoundTrips(Warmup);
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                await RoundTrips(Rounds);
-                long used = GC.GetAllocatedBytesForCurrentThread() - before;
+                long used = await AllocatedDuring(RoundTrips);
                 await client.SendToAsync(ReadOnlyMemory<byte>.Empty, serverPath);
                 await echo;
                 return used;
@@ -177,5 +168,14 @@ public sealed class SocketAllocationTests
         {
             dir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>The bytes this thread allocates while <paramref name="roundTrips"/> makes <see cref="Rounds"/> round trips, after <see cref="Warmup"/> of them.</summary>
+    private static async Task<long> AllocatedDuring(Func<int, Task> roundTrips)
+    {
+        await roundTrips(Warmup);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        await roundTrips(Rounds);
+        return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 }
