@@ -40,7 +40,10 @@ public readonly struct RuntimeMetrics
     /// <summary>Work items (task starts and resumptions) worker <paramref name="worker"/> has run.</summary>
     public long GetWorkerPollCount(int worker) => Pick(worker, w => Volatile.Read(ref w.PollCount), c => Volatile.Read(ref c.PollCount));
 
-    /// <summary>Time worker <paramref name="worker"/> spent not parked, up to its last park.</summary>
+    /// <summary>
+    /// Time worker <paramref name="worker"/> spent not parked, up to its last park (or until it stopped, once the
+    /// runtime has shut down). Zero on the current-thread runtime.
+    /// </summary>
     public TimeSpan GetWorkerTotalBusyDuration(int worker)
         => Stopwatch.GetElapsedTime(0, Pick(worker, w => Volatile.Read(ref w.BusyTicks), _ => 0));
 

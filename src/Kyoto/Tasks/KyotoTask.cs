@@ -131,6 +131,7 @@ public static class KyotoTask
                     "BlockInPlace is not supported on the current-thread runtime: it has no other thread to run the remaining tasks. Use SpawnBlocking, or a multi-thread runtime.");
             case Worker worker:
                 // Give the worker (queue, LIFO slot) to another thread; this thread is no longer a worker.
+                worker.AccountBusy(); // before the next thread takes the worker's busy-time fields
                 ctx.Worker = null;
                 worker.Sched.HandOff(worker);
                 return body();

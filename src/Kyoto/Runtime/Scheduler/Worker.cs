@@ -138,6 +138,7 @@ internal sealed class Worker : WorkerBase
             Park();
         }
 
+        AccountBusy(); // stopped: the work since the last park counts too, though this loop will not park again
         ctx.Worker = null;
         ctx.CurrentTask = null;
         ctx.Scheduler = null;
@@ -150,6 +151,18 @@ internal sealed class Worker : WorkerBase
 
         DiscardQueued();
         Sched.OnWorkerExited();
+    }
+
+    /// <summary>
+    /// Adds the time since the worker last became busy (a park ended, or a thread started driving it) to
+    /// <see cref="BusyTicks"/>. Only the driving thread calls it: at a park, when its loop stops, and before it hands
+    /// the worker to another thread (<c>BlockInPlace</c>).
+    /// </summary>
+    internal void AccountBusy()
+    {
+        long now = Stopwatch.GetTimestamp();
+        BusyTicks += now - _busySince;
+        _busySince = now;
     }
 
     /// <summary>Discards the LIFO slot and the local queue (shutdown).</summary>
@@ -341,8 +354,7 @@ internal sealed class Worker : WorkerBase
         SynchronizationContext.SetSynchronizationContext(Sched.DefaultContext);
         Sched.Options.OnThreadPark?.Invoke();
         ParkCount++;
-        long now = Stopwatch.GetTimestamp();
-        BusyTicks += now - _busySince;
+        AccountBusy();
 
         bool wasLastSearcher = Sched.Idle.TransitionToParked(Index, _isSearching);
         _isSearching = false;
