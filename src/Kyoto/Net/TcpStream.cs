@@ -195,6 +195,10 @@ public sealed class TcpStream : IAsyncDuplex, IDisposable
     /// The underlying socket, for options Kyoto does not expose (for an accepted connection, made on first use).
     /// Do not read, write or block on it.
     /// </summary>
+    /// <remarks>
+    /// The stream owns the connection: dispose the stream, not this socket. For a connection Kyoto accepted or
+    /// connected itself, this socket does not own the descriptor, so disposing it leaves the connection open.
+    /// </remarks>
     /// <exception cref="ObjectDisposedException">First asked for after the stream was disposed.</exception>
     public Socket Socket => _io.Socket;
 
