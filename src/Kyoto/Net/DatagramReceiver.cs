@@ -9,14 +9,16 @@
 //     without waiting, or in GetResult, before the operation's result is read (reading it frees the operation
 //     for the next receive, which may then take the address).
 //  2. A receive that finds _address taken (another task's receive-from, running or parked) uses an address of its
-//     own: a TryReceiveFrom allocates one, a ReceiveFromAsync takes the readiness loop (SocketReadiness), whose
-//     tries do. It never waits for the owner.
+//     own: a TryReceiveFrom allocates one, a ReceiveFromAsync takes a readiness loop of tries
+//     (ReceiveFromBesideAsync), each of which does. It never waits for the owner.
 //  3. SenderOf runs only on an address that no receive can write meanwhile: the owned one while it is owned, or a
 //     receive's own.
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Kyoto.Reactor;
+using Kyoto.Tasks;
 
 namespace Kyoto.Net;
 
@@ -24,18 +26,16 @@ namespace Kyoto.Net;
 internal abstract class DatagramReceiver<TSender, TResult> : IValueTaskSource<TResult>
 {
     private readonly SocketIo _io;
-    private readonly AddressFamily _family;
-    private readonly int _addressSize;
-    private readonly SocketAddress _address; // owned by one receive at a time (invariant 1)
+    private readonly SocketAddress _address; // owned by one receive at a time (invariant 1); its buffer is the largest address
     private int _busy;
 
     protected DatagramReceiver(SocketIo io, AddressFamily family, int addressSize)
     {
         _io = io;
-        _family = family;
-        _addressSize = addressSize;
         _address = new SocketAddress(family, addressSize);
     }
+
+    private int AddressSize => _address.Buffer.Length;
 
     /// <summary>The sender written in <paramref name="address"/> (invariant 3), null-like if there is none.</summary>
     protected abstract TSender SenderOf(SocketAddress address);
@@ -65,13 +65,10 @@ internal abstract class DatagramReceiver<TSender, TResult> : IValueTaskSource<TR
         if (Interlocked.Exchange(ref _busy, 1) != 0)
         {
             // Another receive-from owns the address (invariant 2).
-            return SocketReadiness.RunAsync(_io, Readiness.ReadInterest, skipUnlessReady: true, (Self: this, Buffer: buffer, Flags: flags),
-                static (Socket _, (DatagramReceiver<TSender, TResult> Self, Memory<byte> Buffer, SocketFlags Flags) st, out TResult r) =>
-                    st.Self.TryReceiveFrom(st.Buffer.Span, st.Flags, out r),
-                cancellationToken);
+            return ReceiveFromBesideAsync(buffer, flags, cancellationToken);
         }
 
-        _address.Size = _addressSize;
+        _address.Size = AddressSize;
         ValueTask<int> receive = _io.ReceiveFromAsync(buffer, flags, _address, cancellationToken, out bool pending);
         if (pending)
         {
@@ -95,16 +92,39 @@ internal abstract class DatagramReceiver<TSender, TResult> : IValueTaskSource<TR
             : ValueTask.FromException<TResult>(failed.Exception!.InnerException!);
     }
 
+    /// <summary>
+    /// The receive-from of a call that found the address owned by another (invariant 2): tries with an address of
+    /// its own whenever the reactor says the socket is readable; on EAGAIN (the try clears nothing itself), waits
+    /// for the next edge after the readiness it observed before the try (ScheduledIo invariant 1).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was disposed (before or during the wait).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TResult> ReceiveFromBesideAsync(Memory<byte> buffer, SocketFlags flags, CancellationToken cancellationToken)
+    {
+        await KyotoTask.ConsumeBudget();
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(_io.IsDisposed, typeof(Socket));
+            long observed = _io.State;
+            if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0 && TryReceiveFrom(buffer.Span, flags, out TResult result))
+            {
+                return result;
+            }
+
+            await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
+        }
+    }
+
     /// <summary>Receives (or peeks at) a datagram and its sender if one is queued, without waiting.</summary>
     /// <returns>False if no datagram is queued.</returns>
     /// <exception cref="SocketException">The call failed.</exception>
     internal bool TryReceiveFrom(Span<byte> buffer, SocketFlags flags, out TResult result)
     {
         bool owned = Interlocked.Exchange(ref _busy, 1) == 0;
-        SocketAddress address = owned ? _address : new SocketAddress(_family, _addressSize);
+        SocketAddress address = owned ? _address : new SocketAddress(_address.Family, AddressSize);
         try
         {
-            address.Size = _addressSize;
+            address.Size = AddressSize;
             int n = _io.ReceiveFromNow(buffer, flags, address, out SocketError error);
             if (!SocketReadiness.Succeeded(error))
             {

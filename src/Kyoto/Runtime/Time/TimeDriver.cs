@@ -293,7 +293,7 @@ internal sealed class TimeDriver : IParkDriver
         }
     }
 
-    /// <summary>True if the driver has work now: a timer to fire or a slot to cascade (takes the lock).</summary>
+    /// <summary>True if the driver has work now: a timer to fire or a slot to cascade (takes the lock unless no timer is registered).</summary>
     internal bool AnyDue()
     {
         // Every park asks. With no timer registered (an I/O-bound server between timeouts) the answer needs neither
