@@ -225,4 +225,72 @@ public class TcpStressTests
         Assert.True(other == 0, $"{other} reads returned something other than the 8 bytes sent {Seeds.Describe}");
         Assert.InRange(disposedErrors, 0, Rounds);
     }
+    [Theory]
+    [InlineData(RuntimeFlavor.MultiThread)]
+    [InlineData(RuntimeFlavor.CurrentThread)]
+    public void ReadersAbortedAtRandom_AllEnd(RuntimeFlavor flavor)
+    {
+        // A reader aborted at a random point: parked on an idle socket, mid-way through a read whose start was
+        // deferred for lack of coop budget, or while bytes arrive (the retry of an event queued, not yet armed).
+        // Every one must end as cancelled or with what it read: an abort that was lost would leave it parked on
+        // the socket, and the bounded wait would fail.
+        const int Rounds = 600;
+        using Runtime rt = NewRuntime(flavor);
+        (int cancelled, int finished) = rt.BlockOnBounded(async () =>
+        {
+            Random rng = Seeds.For(5000);
+            int aborted = 0, completed = 0;
+            using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            for (int i = 0; i < Rounds; i++)
+            {
+                ValueTask<TcpStream> accept = acceptor.AcceptAsync();
+                using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+                using TcpStream server = await accept;
+                bool spendBudget = rng.Next(2) == 0;
+                int reads = rng.Next(1, 4);
+                JoinHandle reader = KyotoTask.Spawn(async () =>
+                {
+                    var buffer = new byte[16];
+                    for (int r = 0; r < reads; r++)
+                    {
+                        while (spendBudget && KyotoTask.HasBudgetRemaining)
+                        {
+                            await KyotoTask.ConsumeBudget();
+                        }
+
+                        if (await server.ReadAsync(buffer) == 0)
+                        {
+                            return;
+                        }
+                    }
+                });
+
+                int yields = rng.Next(0, 6);
+                for (int y = 0; y < yields; y++)
+                {
+                    await KyotoTask.Yield();
+                }
+
+                if (rng.Next(3) == 0)
+                {
+                    await client.WriteAllAsync(new byte[rng.Next(1, 16)]);
+                }
+
+                reader.Abort();
+                try
+                {
+                    await reader;
+                    completed++;
+                }
+                catch (JoinException e) when (e.IsCancelled)
+                {
+                    aborted++;
+                }
+            }
+
+            return (aborted, completed);
+        }, TimeSpan.FromMinutes(2));
+        Assert.Equal(Rounds, cancelled + finished);
+        Assert.True(cancelled > 0, $"no reader was still running when aborted {Seeds.Describe}");
+    }
 }

@@ -16,7 +16,11 @@
 //     (token or abort) completes the await only if it disarms it first (ScheduledIo.Disarm under its lock, for
 //     the current version), so a cancelled read has read nothing, and a read that won the race delivers its bytes.
 //  3. The token is registered before the operation can be armed and checked under ScheduledIo's lock when it
-//     arms, so a cancellation between the call and the arming is never missed.
+//     arms, so a cancellation between the call and the arming is never missed. A cancellation (token or abort)
+//     that finds the operation unarmed (its retry queued: a start without budget, or an event's OnReady) leaves
+//     its error in _cancelled before it tries to disarm; the retry checks it before the call, and TryArm checks
+//     it under the lock (IsCancellationPending), so either the disarm finds the operation armed or the arming
+//     sees the error. (An abort comes once: dropping it here left an aborted task parked on an idle socket.)
 //  4. A caller without coop budget does not make the call: the operation starts from a work item queued at the
 //     back of the run queue (Tokio's poll_proceed), so nothing is read and then held across the yield.
 //  5. A datagram call carries its peer's address (_address): recvfrom writes the sender there, sendto reads the
@@ -46,6 +50,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private int _done;
     private int _inUse;
     private Scheduler? _retryScheduler; // where the retry runs: the runtime of the task that started the call
+    private PendingCancellation? _cancelled; // a cancellation that found the operation unarmed (invariant 3)
 
     // generation: the registration the socket owns (ScheduledIo.Generation when it registered): an operation made
     // later, after the socket was disposed and its slot reused, must not arm on the new owner's (SocketIo invariant 6).
@@ -136,6 +141,12 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
                     return true;
                 }
 
+                if (PendingCancellationError() is { } cancelled)
+                {
+                    error = cancelled;
+                    return true;
+                }
+
                 if (_token.IsCancellationRequested)
                 {
                     error = new OperationCanceledException(_token);
@@ -201,7 +212,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
                     error = new ObjectDisposedException(nameof(Socket));
                     return true;
                 default:
-                    error = new OperationCanceledException(_token);
+                    error = PendingCancellationError() ?? new OperationCanceledException(_token);
                     return true;
             }
         }
@@ -227,8 +238,13 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
         }
     }
 
+    /// <summary>The error of a cancellation of the current await that came while it was not armed, if any.</summary>
+    private Exception? PendingCancellationError() =>
+        Volatile.Read(ref _cancelled) is { } pending && pending.Version == Version ? pending.Error : null;
+
     private void Release()
     {
+        _cancelled = null;
         _buffer = default;
         _address = null;
         _token = default;
@@ -256,8 +272,30 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
 
     bool IReadinessListener.IsCurrentVersion(short version) => IsCurrentVersion(version);
 
+    bool IReadinessListener.IsCancellationPending => PendingCancellationError() is not null;
+
     protected override void OnCancellationRequested(Exception error, short version)
     {
+        if (!IsCurrentVersion(version))
+        {
+            return;
+        }
+
+        // Before the disarm (invariant 3): if the operation is not armed, its retry or its arming sees this. Tagged
+        // with its await's version, so a late one never cancels a later await (rare path: the record is allocated).
+        var record = new PendingCancellation(error, version);
+        PendingCancellation? current = Volatile.Read(ref _cancelled);
+        while (current is null || current.Version != version)
+        {
+            PendingCancellation? seen = Interlocked.CompareExchange(ref _cancelled, record, current);
+            if (ReferenceEquals(seen, current))
+            {
+                break;
+            }
+
+            current = seen;
+        }
+
         if (_io.Disarm(this, _interest, version))
         {
             TrySetException(error);
@@ -265,6 +303,8 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     }
 
     protected override void OnConsumed() => Release();
+
+    private sealed record PendingCancellation(Exception Error, short Version);
 
     /// <summary>
     /// The work item that makes the call on a worker: after a readiness event (queued by <see cref="OnReady"/>), or

@@ -88,4 +88,52 @@ public sealed class SocketCoopTests
         Assert.Equal(Size, total);
         Assert.InRange(readBeforeOtherRan, 0, Size - 1);
     }
+    [Fact]
+    public void Abort_OfAReadStartedWithoutBudget_EndsTheTaskAndTakesNoData()
+    {
+        // A read that starts with the budget spent is queued at the back of the run queue, not yet armed on the
+        // socket, so an abort that comes then has no wait to disarm. The abort used to be lost there: the queued
+        // start armed the read anyway, and the aborted task stayed parked on the idle socket until data came.
+        using Runtime rt = RuntimeBuilder.CurrentThread().Build();
+        (bool deferred, bool cancelled, int echoed) = rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            ValueTask<TcpStream> accept = acceptor.AcceptAsync();
+            using TcpStream client = await TcpStream.ConnectAsync(acceptor.LocalEndPoint);
+            using TcpStream server = await accept;
+            bool readDeferred = false;
+            JoinHandle self = default;
+            JoinHandle reader = KyotoTask.Spawn(async () =>
+            {
+                while (KyotoTask.HasBudgetRemaining)
+                {
+                    await KyotoTask.ConsumeBudget();
+                }
+
+                ValueTask<int> read = server.ReadAsync(new byte[8]);
+                readDeferred = !read.IsCompleted;
+                self.Abort();
+                await read;
+            });
+            self = reader; // set before the reader runs: on this runtime it starts when this task awaits
+            bool wasCancelled = false;
+            try
+            {
+                await reader;
+            }
+            catch (JoinException e) when (e.IsCancelled)
+            {
+                wasCancelled = true;
+            }
+
+            // The aborted read took nothing: the next byte reaches the next read.
+            await client.WriteAllAsync(new byte[] { 42 });
+            var one = new byte[1];
+            int n = await server.ReadAsync(one);
+            return (readDeferred, wasCancelled, n == 1 ? one[0] : -1);
+        });
+        Assert.True(deferred, "the read should have been deferred for lack of budget");
+        Assert.True(cancelled);
+        Assert.Equal(42, echoed);
+    }
 }

@@ -299,7 +299,7 @@ internal sealed class ScheduledIo
         // A listener of an earlier registration (its socket disposed, this slot since reused) never arms here.
         ArmResult result = IsShutdown(state) || (generation is { } g && g != Generation) ? ArmResult.Shutdown
             : (ReadyBits(state) & interest) != 0 ? ArmResult.Ready
-            : cancellationToken.IsCancellationRequested ? ArmResult.Cancelled
+            : cancellationToken.IsCancellationRequested || listener.IsCancellationPending ? ArmResult.Cancelled
             : ArmResult.Armed;
         if (result == ArmResult.Armed)
         {
@@ -344,6 +344,10 @@ internal sealed class ScheduledIo
 
         bool IReadinessListener.IsCurrentVersion(short version) => IsCurrentVersion(version);
 
+        // Armed only by the awaiting task itself, before its await, and never re-armed by a retry: an abort or a
+        // cancellation always finds it armed or completed.
+        bool IReadinessListener.IsCancellationPending => false;
+
         protected override void OnCancellationRequested(Exception error, short version)
         {
             if (owner.Disarm(this, interest, version))
@@ -381,4 +385,10 @@ internal interface IReadinessListener
 
     /// <summary>True if <paramref name="version"/> is the listener's current await.</summary>
     bool IsCurrentVersion(short version);
+
+    /// <summary>
+    /// True if a cancellation (token or abort) of the current await came while the listener was not armed; checked
+    /// under the lock when it arms, so that cancellation is not lost.
+    /// </summary>
+    bool IsCancellationPending { get; }
 }
