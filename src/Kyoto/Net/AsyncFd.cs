@@ -45,6 +45,7 @@ namespace Kyoto.Net;
 public sealed class AsyncFd : IDisposable
 {
     private readonly ScheduledIo _io;
+    private readonly long _stamp; // this descriptor's registration (ScheduledIo invariant 5)
     private readonly SafeHandle? _handle;
     private int _registered = 1;
 
@@ -53,6 +54,7 @@ public sealed class AsyncFd : IDisposable
         IoReactor reactor = RuntimeHandle.Current.Scheduler.Time.Reactor
             ?? throw new PlatformNotSupportedException("Kyoto's I/O driver runs on Linux only.");
         _io = reactor.Register(fd);
+        _stamp = ScheduledIo.StampOf(_io.Generation);
         Fd = fd;
         _handle = handle;
     }
@@ -123,7 +125,7 @@ public sealed class AsyncFd : IDisposable
     {
         int mask = Readiness.MaskOf(interest);
         ThrowIfDisposed();
-        long state = await _io.ReadyAnyAsync(mask, cancellationToken).ConfigureAwait(true);
+        long state = await _io.ReadyAnyAsync(mask, cancellationToken, _stamp).ConfigureAwait(true);
         return new AsyncFdReadyGuard(this, state, mask);
     }
 

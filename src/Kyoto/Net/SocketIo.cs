@@ -25,10 +25,11 @@
 //     SocketHandle, whose close(2) runs once no call holds a reference. The descriptor is closed exactly once,
 //     in an orderly way.
 //  6. The receiving direction's SocketOperation is made with the SocketIo; the sending one when a write first
-//     has to wait (one writer at a time, so at most one is made; a compare-and-swap keeps it so anyway). Both
-//     carry the registration's generation taken at Register, so an operation made after Dispose (whose
-//     deregistration bumps the generation, and may hand the slot to another socket) is refused when it arms
-//     and never waits on another socket's readiness.
+//     has to wait (one writer at a time, so at most one is made; a compare-and-swap keeps it so anyway). Both,
+//     and every readiness wait and state read of this object, carry the registration's stamp taken at Register
+//     (ScheduledIo invariant 5), so a call that outlives Dispose (whose deregistration may hand the slot to
+//     another socket) is refused when it arms, reads that registration as ended, and never waits on, clears or
+//     takes another socket's readiness.
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -42,7 +43,7 @@ internal sealed class SocketIo : IDisposable
 {
     private readonly ScheduledIo _io;
     private readonly SocketOperation _receive;
-    private readonly uint _generation; // the registration this socket owns (its slot is reused after Dispose)
+    private readonly long _stamp; // the registration this socket owns (its slot is reused after Dispose; ScheduledIo invariant 5)
     private SocketOperation? _send; // made at the first write that has to wait (invariant 6)
     private readonly SafeHandle _handle; // the Socket's SafeSocketHandle, or a SocketHandle (invariant 5)
     private readonly int _fd;
@@ -64,8 +65,8 @@ internal sealed class SocketIo : IDisposable
         _handle = socket.SafeHandle;
         _fd = (int)_handle.DangerousGetHandle();
         _io = reactor.Register(_fd);
-        _generation = _io.Generation;
-        _receive = new SocketOperation(this, _io, send: false, _generation);
+        _stamp = ScheduledIo.StampOf(_io.Generation);
+        _receive = new SocketOperation(this, _io, send: false, _stamp);
     }
 
     /// <summary>
@@ -78,8 +79,8 @@ internal sealed class SocketIo : IDisposable
         _handle = handle;
         _fd = (int)handle.DangerousGetHandle();
         _io = reactor.Register(_fd);
-        _generation = _io.Generation;
-        _receive = new SocketOperation(this, _io, send: false, _generation);
+        _stamp = ScheduledIo.StampOf(_io.Generation);
+        _receive = new SocketOperation(this, _io, send: false, _stamp);
     }
 
     /// <summary>Registers an accepted stream connection's <paramref name="handle"/>, closing it if registration fails.</summary>
@@ -109,7 +110,7 @@ internal sealed class SocketIo : IDisposable
                 return made;
             }
 
-            var operation = new SocketOperation(this, _io, send: true, _generation);
+            var operation = new SocketOperation(this, _io, send: true, _stamp);
             return Interlocked.CompareExchange(ref _send, operation, null) ?? operation;
         }
     }
@@ -287,7 +288,7 @@ internal sealed class SocketIo : IDisposable
         long observed = 0;
         if (!deferred)
         {
-            observed = _io.State;
+            observed = State;
             if ((ScheduledIo.ReadyBits(observed) & Readiness.ReadInterest) != 0)
             {
                 int n = ReceiveNow(buffer.Span, flags, address, out SocketError error);
@@ -354,7 +355,7 @@ internal sealed class SocketIo : IDisposable
         {
             while (true)
             {
-                observed = _io.State;
+                observed = State;
                 if ((ScheduledIo.ReadyBits(observed) & Readiness.WriteInterest) == 0)
                 {
                     break; // known unwritable (a short send filled the buffer): wait for the edge
@@ -429,7 +430,7 @@ internal sealed class SocketIo : IDisposable
     internal bool TryReceive(Span<byte> buffer, SocketFlags flags, out int received)
     {
         ThrowIfDisposed();
-        long observed = _io.State;
+        long observed = State;
         received = ReceiveNow(buffer, flags, null, out SocketError error);
         return Finish(error, observed, Readiness.Readable);
     }
@@ -438,7 +439,7 @@ internal sealed class SocketIo : IDisposable
     internal bool TrySend(ReadOnlySpan<byte> buffer, out int sent)
     {
         ThrowIfDisposed();
-        long observed = _io.State;
+        long observed = State;
         sent = SendNow(buffer, SocketFlags.None, null, out SocketError error);
         return Finish(error, observed, Readiness.Writable);
     }
@@ -460,7 +461,7 @@ internal sealed class SocketIo : IDisposable
     }
 
     /// <summary>Waits until the socket is writable (a non-blocking connect finishing).</summary>
-    internal ValueTask<long> WritableAsync(CancellationToken cancellationToken) => _io.ReadyAsync(Readiness.WriteInterest, cancellationToken);
+    internal ValueTask<long> WritableAsync(CancellationToken cancellationToken) => _io.ReadyAsync(Readiness.WriteInterest, cancellationToken, _stamp);
 
     /// <summary>
     /// The step of a custom readiness loop after a socket call returned EAGAIN: clears the readiness observed
@@ -471,14 +472,15 @@ internal sealed class SocketIo : IDisposable
         _io.WaitAfterWouldBlockAsync(observed, interest, cancellationToken);
 
 
-    internal long State => _io.State;
+    /// <summary>The readiness state of this socket's registration (a shut-down state once that ended: ScheduledIo invariant 5).</summary>
+    internal long State => _io.StateFor(_stamp);
 
     /// <summary>Waits until the socket is ready for <paramref name="interest"/>: the readiness seen.</summary>
     internal async ValueTask<Kyoto.IO.Ready> ReadyAsync(Kyoto.IO.Interest interest, CancellationToken cancellationToken)
     {
         int mask = Readiness.MaskOf(interest);
         ThrowIfDisposed();
-        long state = await _io.ReadyAnyAsync(mask, cancellationToken).ConfigureAwait(true);
+        long state = await _io.ReadyAnyAsync(mask, cancellationToken, _stamp).ConfigureAwait(true);
         return (Kyoto.IO.Ready)(ScheduledIo.ReadyBits(state) & 0x1F);
     }
 
@@ -527,7 +529,7 @@ internal sealed class SocketIo : IDisposable
             await KyotoTask.Yield();
             ObjectDisposedException.ThrowIf(IsDisposed, owner);
             cancellationToken.ThrowIfCancellationRequested();
-            observed = _io.State;
+            observed = State;
             if (TryAcceptNow(observed) is { } first)
             {
                 return wrap(first, Reactor);
@@ -538,7 +540,7 @@ internal sealed class SocketIo : IDisposable
         {
             await _io.WaitAfterWouldBlockAsync(observed, Readiness.ReadInterest, cancellationToken).ConfigureAwait(true);
             ObjectDisposedException.ThrowIf(IsDisposed, owner);
-            observed = _io.State;
+            observed = State;
             if (TryAcceptNow(observed) is { } accepted)
             {
                 return wrap(accepted, Reactor);
@@ -548,7 +550,7 @@ internal sealed class SocketIo : IDisposable
 
     private SocketHandle? TryAcceptNow(out long observed)
     {
-        observed = _io.State;
+        observed = State;
         return TryAcceptNow(observed);
     }
 

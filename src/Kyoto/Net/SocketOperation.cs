@@ -41,7 +41,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private readonly int _interest;
     private readonly bool _send;
     private readonly RetryItem _retry;
-    private readonly uint _generation; // the registration this operation's socket owns (ScheduledIo slots are reused)
+    private readonly long _stamp; // the registration this operation's socket owns (ScheduledIo slots are reused; its invariant 5)
     private Memory<byte> _buffer;
     private SocketFlags _flags;
     private SocketAddress? _address; // a datagram's peer: recvfrom fills it, sendto sends to it; null for plain calls
@@ -52,16 +52,17 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
     private Scheduler? _retryScheduler; // where the retry runs: the runtime of the task that started the call
     private PendingCancellation? _cancelled; // a cancellation that found the operation unarmed (invariant 3)
 
-    // generation: the registration the socket owns (ScheduledIo.Generation when it registered): an operation made
-    // later, after the socket was disposed and its slot reused, must not arm on the new owner's (SocketIo invariant 6).
-    internal SocketOperation(SocketIo owner, ScheduledIo io, bool send, uint generation)
+    // stamp: the registration the socket owns (ScheduledIo.StampOf its generation when it registered): an operation
+    // made later, after the socket was disposed and its slot reused, must not arm on the new owner's (SocketIo
+    // invariant 6), nor read or clear the new owner's readiness.
+    internal SocketOperation(SocketIo owner, ScheduledIo io, bool send, long stamp)
     {
         _owner = owner;
         _io = io;
         _send = send;
         _interest = send ? Readiness.WriteInterest : Readiness.ReadInterest;
         _retry = new RetryItem(this);
-        _generation = generation;
+        _stamp = stamp;
     }
 
     /// <summary>
@@ -153,7 +154,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
                     return true;
                 }
 
-                observed = _io.State;
+                observed = _io.StateFor(_stamp);
                 SocketError status;
                 int moved;
                 try
@@ -202,7 +203,7 @@ internal sealed class SocketOperation : KyotoValueTaskSource<int>, IReadinessLis
 
             wouldBlock = false;
             _io.ClearReadiness(observed, (_send ? Readiness.Writable : Readiness.Readable) | Readiness.Error);
-            switch (_io.TryArm(_interest, this, _token, _generation))
+            switch (_io.TryArm(_interest, this, _token, _stamp))
             {
                 case ArmResult.Armed:
                     return false;

@@ -9,6 +9,8 @@ namespace Kyoto.Tests.Io;
 /// </summary>
 public sealed unsafe class ReactorTests : IDisposable
 {
+    private static long Stamp(ScheduledIo io) => ScheduledIo.StampOf(io.Generation);
+
     private static readonly long Second = System.Diagnostics.Stopwatch.Frequency;
     private readonly IoReactor _reactor = new();
     private readonly List<int> _fds = new();
@@ -66,7 +68,7 @@ public sealed unsafe class ReactorTests : IDisposable
     {
         var (a, b) = SocketPair();
         ScheduledIo io = _reactor.Register(b);
-        ValueTask<long> ready = io.ReadyAsync(Readiness.ReadInterest, default);
+        ValueTask<long> ready = io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io));
         Assert.False(ready.IsCompleted);
         Task<long> waiting = ready.AsTask();
 
@@ -105,7 +107,7 @@ public sealed unsafe class ReactorTests : IDisposable
     {
         var (a, b) = SocketPair();
         ScheduledIo io = _reactor.Register(b);
-        Task<long> waiting = io.ReadyAsync(Readiness.ReadInterest, default).AsTask();
+        Task<long> waiting = io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io)).AsTask();
         Libc.close(a);
         _fds.Remove(a);
         TurnUntil(() => waiting.IsCompleted);
@@ -120,14 +122,14 @@ public sealed unsafe class ReactorTests : IDisposable
         for (int i = 0; i < 1_000; i++)
         {
             using var cts = new CancellationTokenSource();
-            ValueTask<long> ready = io.ReadyAsync(Readiness.ReadInterest, cts.Token);
+            ValueTask<long> ready = io.ReadyAsync(Readiness.ReadInterest, cts.Token, Stamp(io));
             cts.Cancel();
             Assert.True(ready.IsCompleted);
             Assert.ThrowsAny<OperationCanceledException>(() => ready.GetAwaiter().GetResult());
         }
 
         // A later wait is accepted (no waiter was left armed) and still completes.
-        Task<long> waiting = io.ReadyAsync(Readiness.ReadInterest, default).AsTask();
+        Task<long> waiting = io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io)).AsTask();
         Write(a, 3);
         TurnUntil(() => waiting.IsCompleted);
         Assert.NotEqual(0, ScheduledIo.ReadyBits(waiting.Result) & Readiness.Readable);
@@ -138,10 +140,71 @@ public sealed unsafe class ReactorTests : IDisposable
     {
         var (_, b) = SocketPair();
         ScheduledIo io = _reactor.Register(b);
-        ValueTask<long> first = io.ReadyAsync(Readiness.ReadInterest, default);
-        Assert.Throws<InvalidOperationException>(() => io.ReadyAsync(Readiness.ReadInterest, default));
+        ValueTask<long> first = io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io));
+        Assert.Throws<InvalidOperationException>(() => io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io)));
         _reactor.Deregister(io);
         Assert.Throws<ObjectDisposedException>(() => first.AsTask().GetAwaiter().GetResult());
+    }
+
+    /// <summary>Registers <paramref name="first"/>, deregisters it and registers <paramref name="second"/> in the same slot.</summary>
+    private (ScheduledIo Io, uint EarlierGeneration) ReuseSlot(int first, int second)
+    {
+        ScheduledIo earlier = _reactor.Register(first);
+        uint generation = earlier.Generation;
+        _reactor.Deregister(earlier);
+        ScheduledIo io = _reactor.Register(second);
+        Assert.Same(earlier, io); // the free slot is reused
+        Assert.NotEqual(generation, io.Generation);
+        return (io, generation);
+    }
+
+    [Fact]
+    public void SlotReused_AWaitOfTheEarlierRegistration_IsRefusedAndLeavesTheSlotFree()
+    {
+        var (_, b) = SocketPair();
+        var (c, d) = SocketPair();
+        (ScheduledIo io, uint earlier) = ReuseSlot(b, d);
+
+        // A task of the disposed socket that reaches its wait only now must not arm in the new socket's slot...
+        Assert.Throws<ObjectDisposedException>(() => io.ReadyAsync(Readiness.ReadInterest, default, ScheduledIo.StampOf(earlier)).GetAwaiter().GetResult());
+
+        // ...so the new socket's own wait is not refused as busy, and completes.
+        Task<long> waiting = io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io)).AsTask();
+        Write(c, 5);
+        TurnUntil(() => waiting.IsCompleted);
+        Assert.NotEqual(0, ScheduledIo.ReadyBits(waiting.Result) & Readiness.Readable);
+    }
+
+    [Fact]
+    public void SlotReused_ReadinessObservedUnderTheEarlierRegistration_ClearsNothing()
+    {
+        var (_, b) = SocketPair();
+        var (c, d) = SocketPair();
+        (ScheduledIo io, uint earlier) = ReuseSlot(b, d);
+        Write(c, 1);
+        TurnUntil(() => (ScheduledIo.ReadyBits(io.State) & Readiness.Readable) != 0);
+
+        // The same tick as now, under the earlier registration: each registration counts its ticks from 0.
+        long now = io.State;
+        long stale = now - ScheduledIo.StampIn(now) + ScheduledIo.StampOf(earlier);
+        io.ClearReadiness(stale, Readiness.Readable);
+        Assert.NotEqual(0, ScheduledIo.ReadyBits(io.State) & Readiness.Readable);
+        Assert.True(ScheduledIo.IsShutdown(io.StateFor(ScheduledIo.StampOf(earlier)))); // the earlier registration reads as ended
+    }
+
+    [Fact]
+    public void SlotReused_AnEventOfTheEarlierRegistration_IsDropped()
+    {
+        var (_, b) = SocketPair();
+        var (_, d) = SocketPair();
+        (ScheduledIo io, uint earlier) = ReuseSlot(b, d);
+
+        // The reactor matched the event's token before the slot was reused, then published it: the old
+        // connection's hang-up would set closed bits on the new one, which nothing ever clears.
+        io.SetReadiness(Readiness.ReadClosed | Readiness.WriteClosed, earlier);
+        Assert.Equal(0, ScheduledIo.ReadyBits(io.State) & (Readiness.ReadClosed | Readiness.WriteClosed));
+        io.SetReadiness(Readiness.ReadClosed, io.Generation);
+        Assert.NotEqual(0, ScheduledIo.ReadyBits(io.State) & Readiness.ReadClosed);
     }
 
     [Fact]
@@ -149,11 +212,11 @@ public sealed unsafe class ReactorTests : IDisposable
     {
         var (_, b) = SocketPair();
         ScheduledIo io = _reactor.Register(b);
-        Task<long> waiting = io.ReadyAsync(Readiness.ReadInterest, default).AsTask();
+        Task<long> waiting = io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io)).AsTask();
         _reactor.Deregister(io);
         Assert.Throws<ObjectDisposedException>(() => waiting.GetAwaiter().GetResult());
         Assert.Equal(0, _reactor.RegistrationCount);
-        Assert.Throws<ObjectDisposedException>(() => io.ReadyAsync(Readiness.ReadInterest, default).GetAwaiter().GetResult());
+        Assert.Throws<ObjectDisposedException>(() => io.ReadyAsync(Readiness.ReadInterest, default, Stamp(io)).GetAwaiter().GetResult());
         _reactor.Deregister(io); // twice is harmless
     }
 

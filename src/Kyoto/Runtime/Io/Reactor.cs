@@ -4,10 +4,12 @@
 //  1. One registration (a ScheduledIo from the slab) per file descriptor, registered once for
 //     EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET; its epoll data is (generation << 32) | slab index. The
 //     generation changes when the slot is freed, so an event read for a freed (or freed and reused) slot is
-//     dropped, or at worst reported as a spurious readiness, which callers tolerate (they try the syscall first).
+//     dropped: here if the token no longer matches, and inside SetReadiness if the slot was reused between that
+//     check and the publication (the state carries the registration's stamp, ScheduledIo invariant 5).
 //  2. Readiness lives in ScheduledIo's state word: readiness bits plus a tick that every event dispatch bumps.
-//     A caller that got EAGAIN clears the bits it saw only if the tick is unchanged (ClearReadiness), so an
-//     event that arrived between its syscall and its clear is never lost (edge-triggered epoll reports it once).
+//     A caller that got EAGAIN clears the bits it saw only if the tick (and the stamp) is unchanged
+//     (ClearReadiness), so an event that arrived between its syscall and its clear is never lost (edge-triggered
+//     epoll reports it once).
 //  3. Data 0 is the reactor's own eventfd: Wake() writes it, Turn() drains it. A wake while nobody waits makes
 //     the next Turn return at once.
 //  4. One thread turns the reactor at a time (the driver holder); registration and wake are thread-safe.
@@ -189,7 +191,7 @@ internal sealed unsafe class IoReactor : IDisposable
             ScheduledIo? io = (uint)index < (uint)slots.Length ? slots[index] : null;
             if (io is not null && io.Token == data)
             {
-                io.SetReadiness(ToReadiness(events));
+                io.SetReadiness(ToReadiness(events), (uint)(data >> 32));
                 seen++;
             }
         }

@@ -1,7 +1,7 @@
 // Invariants (ScheduledIo):
-//  1. _state = readiness bits (0-7) | tick << 8 (32 bits) | shutdown bit 62. SetReadiness (the reactor, one thread)
-//     ORs bits in and bumps the tick; ClearReadiness removes bits only if the tick is the one the caller observed
-//     (Reactor.cs, invariant 2). Closed bits are never cleared; the error bit is cleared with the readiness a
+//  1. _state = readiness bits (0-7) | tick << 8 (32 bits) | stamp << 40 (22 bits) | shutdown bit 62. SetReadiness
+//     (the reactor, one thread) ORs bits in and bumps the tick; ClearReadiness removes bits only if the tick and
+//     the stamp are the ones the caller observed (Reactor.cs, invariant 2). Closed bits are never cleared; the error bit is cleared with the readiness a
 //     call that got EAGAIN saw (a datagram socket's error, an ICMP report, is consumed by the call that returns
 //     it, and a sticky error bit would make every later wait return at once: a busy loop).
 //  2. At most one listener per direction (like Tokio's split halves): a task's readiness wait, or a socket
@@ -14,6 +14,13 @@
 //  4. The reusable readiness waiters belong to one registration: created on first use, dropped by Activate. A
 //     wait failed by Deactivate may still be on its way to its task when the slot serves the next descriptor,
 //     and that descriptor's first wait must not reset it (the first task would then await someone else's wait).
+//  5. The stamp (the registration's generation, low 22 bits) is written by Activate and names the registration in
+//     the state itself, so everything that acts for one registration checks it atomically with what it does:
+//     SetReadiness drops an event of an earlier registration that raced its slot's reuse (it would set closed
+//     bits nothing clears), ClearReadiness ignores readiness observed under an earlier one, and TryArm and
+//     ReadyAsync refuse a listener or a wait of an earlier one (a task of a disposed socket would otherwise arm
+//     in the next socket's slot and make that socket's own reads fail as busy). Callers hold their stamp
+//     (StampOf(Generation) when they registered) and read the state through StateFor.
 using Kyoto.Scheduling;
 
 namespace Kyoto.Reactor;
@@ -24,6 +31,8 @@ internal sealed class ScheduledIo
     private const long ReadyMask = 0xFF;
     private const int TickShift = 8;
     private const long TickMask = 0xFFFF_FFFFL << TickShift;
+    private const int StampShift = 40;
+    private const long StampMask = 0x3F_FFFFL << StampShift;
     private const long ShutdownBit = 1L << 62;
 
     // The reusable readiness waits of the current registration, created on first use. Activate drops them: a wait
@@ -60,13 +69,29 @@ internal sealed class ScheduledIo
 
     internal static bool IsShutdown(long state) => (state & ShutdownBit) != 0;
 
+    /// <summary>The stamp of the registration of <paramref name="generation"/>, as it stands in the state (invariant 5).</summary>
+    internal static long StampOf(uint generation) => ((long)generation << StampShift) & StampMask;
+
+    /// <summary>The stamp of the registration a state was read under.</summary>
+    internal static long StampIn(long state) => state & StampMask;
+
+    /// <summary>
+    /// The state of the registration of <paramref name="stamp"/>: the current state while that registration lasts,
+    /// and once the slot serves another, a shut-down state of its own that matches nothing.
+    /// </summary>
+    internal long StateFor(long stamp)
+    {
+        long state = State;
+        return StampIn(state) == stamp ? state : stamp | ShutdownBit;
+    }
+
     /// <summary>Starts a registration (under the reactor's slab lock).</summary>
     internal void Activate(int fd)
     {
         _generation++;
         Volatile.Write(ref _reader, null);
         Volatile.Write(ref _writer, null);
-        Volatile.Write(ref _state, 0);
+        Volatile.Write(ref _state, StampOf(_generation));
         Volatile.Write(ref _fd, fd);
     }
 
@@ -104,14 +129,18 @@ internal sealed class ScheduledIo
     /// <summary>Invalidates the registration's token (under the reactor's slab lock) before the slot is reused.</summary>
     internal void Retire() => _generation++;
 
-    /// <summary>Publishes readiness from an epoll event and wakes the waiters it concerns (the reactor thread).</summary>
-    internal void SetReadiness(int bits)
+    /// <summary>
+    /// Publishes readiness from an epoll event of the registration of <paramref name="generation"/> and wakes the
+    /// waiters it concerns (the reactor thread). An event of an earlier registration is dropped (invariant 5).
+    /// </summary>
+    internal void SetReadiness(int bits, uint generation)
     {
+        long stamp = StampOf(generation);
         long state = Volatile.Read(ref _state);
         long next;
         while (true)
         {
-            if (IsShutdown(state))
+            if (IsShutdown(state) || StampIn(state) != stamp)
             {
                 return;
             }
@@ -154,7 +183,7 @@ internal sealed class ScheduledIo
     {
         long clear = bits & (Readiness.Readable | Readiness.Writable | Readiness.Error);
         long state = Volatile.Read(ref _state);
-        while ((state & TickMask) == (observed & TickMask) && (state & clear) != 0)
+        while ((state & (TickMask | StampMask)) == (observed & (TickMask | StampMask)) && (state & clear) != 0)
         {
             long seen = Interlocked.CompareExchange(ref _state, state & ~clear, state);
             if (seen == state)
@@ -173,18 +202,18 @@ internal sealed class ScheduledIo
     internal ValueTask<long> WaitAfterWouldBlockAsync(long observed, int interest, CancellationToken cancellationToken)
     {
         ClearReadiness(observed, (interest == Readiness.ReadInterest ? Readiness.Readable : Readiness.Writable) | Readiness.Error);
-        return ReadyAsync(interest, cancellationToken);
+        return ReadyAsync(interest, cancellationToken, StampIn(observed));
     }
 
     /// <summary>
     /// The current state once any bit of <paramref name="interest"/> (<see cref="Readiness.ReadInterest"/> or
     /// <see cref="Readiness.WriteInterest"/>) is set: at once if it already is, else when an event brings it.
     /// </summary>
-    /// <exception cref="ObjectDisposedException">The registration ended (before or during the wait).</exception>
+    /// <exception cref="ObjectDisposedException">The registration of <paramref name="stamp"/> ended (before or during the wait).</exception>
     /// <exception cref="InvalidOperationException">Another task already waits in this direction.</exception>
-    internal ValueTask<long> ReadyAsync(int interest, CancellationToken cancellationToken)
+    internal ValueTask<long> ReadyAsync(int interest, CancellationToken cancellationToken, long stamp)
     {
-        long state = State;
+        long state = StateFor(stamp);
         if (IsShutdown(state))
         {
             return ValueTask.FromException<long>(new ObjectDisposedException("socket"));
@@ -201,7 +230,8 @@ internal sealed class ScheduledIo
         }
 
         ref ReadinessWaiter? field = ref interest == Readiness.ReadInterest ? ref _reader : ref _writer;
-        ReadinessWaiter waiter = Volatile.Read(ref field) ?? CreateWaiter(ref field, interest);
+        ReadinessWaiter? cached = Volatile.Read(ref field);
+        ReadinessWaiter waiter = cached is not null && cached.Stamp == stamp ? cached : CreateWaiter(ref field, cached, interest, stamp);
         if (IsArmed(waiter, interest))
         {
             throw BusyError(interest);
@@ -212,7 +242,7 @@ internal sealed class ScheduledIo
         ArmResult armed;
         try
         {
-            armed = TryArm(interest, waiter, cancellationToken);
+            armed = TryArm(interest, waiter, cancellationToken, stamp);
         }
         catch (InvalidOperationException)
         {
@@ -226,7 +256,7 @@ internal sealed class ScheduledIo
                 return waiter.AsValueTask();
             case ArmResult.Ready:
                 waiter.DisposeRegistration();
-                return new ValueTask<long>(State);
+                return new ValueTask<long>(StateFor(stamp));
             case ArmResult.Shutdown:
                 waiter.DisposeRegistration();
                 return ValueTask.FromException<long>(new ObjectDisposedException("socket"));
@@ -240,12 +270,12 @@ internal sealed class ScheduledIo
     /// Like <see cref="ReadyAsync"/>, and <paramref name="mask"/> may hold both directions: then it races a wait
     /// in each (rare; the race allocates) and returns the state once either fires, the other wait withdrawn.
     /// </summary>
-    internal ValueTask<long> ReadyAnyAsync(int mask, CancellationToken cancellationToken) =>
-        mask == (Readiness.ReadInterest | Readiness.WriteInterest) ? ReadyEitherAsync(cancellationToken) : ReadyAsync(mask, cancellationToken);
+    internal ValueTask<long> ReadyAnyAsync(int mask, CancellationToken cancellationToken, long stamp) =>
+        mask == (Readiness.ReadInterest | Readiness.WriteInterest) ? ReadyEitherAsync(cancellationToken, stamp) : ReadyAsync(mask, cancellationToken, stamp);
 
-    private async ValueTask<long> ReadyEitherAsync(CancellationToken cancellationToken)
+    private async ValueTask<long> ReadyEitherAsync(CancellationToken cancellationToken, long stamp)
     {
-        long state = State;
+        long state = StateFor(stamp);
         ObjectDisposedException.ThrowIf(IsShutdown(state), this);
         if ((ReadyBits(state) & (Readiness.ReadInterest | Readiness.WriteInterest)) != 0)
         {
@@ -254,17 +284,20 @@ internal sealed class ScheduledIo
 
         // Select cancels the slower wait and waits for it to leave its slot before returning.
         await Kyoto.Sync.Select.AnyAsync(
-            ct => ReadyAsync(Readiness.ReadInterest, ct),
-            ct => ReadyAsync(Readiness.WriteInterest, ct),
+            ct => ReadyAsync(Readiness.ReadInterest, ct, stamp),
+            ct => ReadyAsync(Readiness.WriteInterest, ct, stamp),
             Kyoto.Sync.SelectOrder.Biased,
             cancellationToken).ConfigureAwait(true);
-        return State;
+        return StateFor(stamp);
     }
 
-    private ReadinessWaiter CreateWaiter(ref ReadinessWaiter? field, int interest)
+    // A waiter of another registration in the field (invariant 5: a task of an earlier one put it there while the
+    // slot was reused) is replaced; if another wait of this registration got there first, that waiter serves.
+    private ReadinessWaiter CreateWaiter(ref ReadinessWaiter? field, ReadinessWaiter? seen, int interest, long stamp)
     {
-        var created = new ReadinessWaiter(this, interest);
-        return Interlocked.CompareExchange(ref field, created, null) ?? created;
+        var created = new ReadinessWaiter(this, interest, stamp);
+        ReadinessWaiter? raced = Interlocked.CompareExchange(ref field, created, seen);
+        return ReferenceEquals(raced, seen) || raced is null || raced.Stamp != stamp ? created : raced;
     }
 
     private bool IsArmed(IReadinessListener listener, int interest)
@@ -287,17 +320,16 @@ internal sealed class ScheduledIo
     /// Arming a listener that is already armed here leaves it armed once (idempotent). A socket operation was once
     /// seen, under a full test suite's load, to find its direction's slot taken when it armed (issue 5's note);
     /// if the holder was the operation itself, this keeps the await correct.
-    /// <c>generation</c> is the registration the listener belongs to (<see cref="Generation"/> when it was
-    /// created), or null for a listener owned by this object (its readiness waits).
+    /// <paramref name="stamp"/> names the registration the listener belongs to (invariant 5).
     /// </remarks>
     /// <exception cref="InvalidOperationException">Another listener is armed in this direction.</exception>
-    internal ArmResult TryArm(int interest, IReadinessListener listener, CancellationToken cancellationToken, uint? generation = null)
+    internal ArmResult TryArm(int interest, IReadinessListener listener, CancellationToken cancellationToken, long stamp)
     {
         bool read = interest == Readiness.ReadInterest;
         _lock.Enter();
         long state = State;
         // A listener of an earlier registration (its socket disposed, this slot since reused) never arms here.
-        ArmResult result = IsShutdown(state) || (generation is { } g && g != Generation) ? ArmResult.Shutdown
+        ArmResult result = IsShutdown(state) || StampIn(state) != stamp ? ArmResult.Shutdown
             : (ReadyBits(state) & interest) != 0 ? ArmResult.Ready
             : cancellationToken.IsCancellationRequested || listener.IsCancellationPending ? ArmResult.Cancelled
             : ArmResult.Armed;
@@ -336,8 +368,11 @@ internal sealed class ScheduledIo
     }
 
     /// <summary>The reusable wait of one direction.</summary>
-    private sealed class ReadinessWaiter(ScheduledIo owner, int interest) : KyotoValueTaskSource<long>, IReadinessListener
+    private sealed class ReadinessWaiter(ScheduledIo owner, int interest, long stamp) : KyotoValueTaskSource<long>, IReadinessListener
     {
+        /// <summary>The registration this waiter belongs to.</summary>
+        public long Stamp => stamp;
+
         public void OnReady(long state) => TrySetResult(state);
 
         public void OnShutdown() => TrySetException(new ObjectDisposedException("socket", "The descriptor was closed while a task waited for it."));
