@@ -66,5 +66,10 @@ public sealed class AsyncBufferedDuplex : IAsyncBufferedReader, IAsyncDuplex, ID
     public ValueTask ShutdownAsync(CancellationToken cancellationToken = default) => _writer.ShutdownAsync(cancellationToken);
 
     /// <summary>Disposes the inner duplex if it is <see cref="IDisposable"/>; what is buffered either way is dropped.</summary>
-    public void Dispose() => (_inner as IDisposable)?.Dispose();
+    public void Dispose()
+    {
+        _reader.Drop();
+        _writer.Drop();
+        (_inner as IDisposable)?.Dispose();
+    }
 }

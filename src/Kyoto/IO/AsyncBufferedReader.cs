@@ -128,7 +128,10 @@ public sealed class AsyncBufferedReader : IAsyncBufferedReader, IDisposable
     /// <summary>Drops what is buffered and disposes the inner reader if it is <see cref="IDisposable"/>.</summary>
     public void Dispose()
     {
-        _position = _filled = 0;
+        Drop();
         (_inner as IDisposable)?.Dispose();
     }
+
+    /// <summary>Drops what is buffered: later reads go to the inner reader.</summary>
+    internal void Drop() => _position = _filled = 0;
 }

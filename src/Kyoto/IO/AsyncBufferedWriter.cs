@@ -3,7 +3,8 @@
 // _flushed where it got to, so a retry never writes a byte twice and never skips one. When the buffer drains,
 // both return to 0. A write that does not fit first drains the buffer, so bytes reach the inner writer in the
 // order the caller wrote them; a write at least as large as the buffer, once it is empty, goes straight through
-// (Tokio's BufWriter does the same). One operation at a time (the IAsyncWriter contract), so no lock.
+// (Tokio's BufWriter does the same). One operation at a time (the IAsyncWriter contract), so no lock. Once shut
+// down or disposed, writes throw (the IAsyncWriter contract) instead of buffering bytes no flush will send.
 namespace Kyoto.IO;
 
 /// <summary>
@@ -35,6 +36,10 @@ public sealed class AsyncBufferedWriter : IAsyncWriter, IDisposable
     private readonly byte[] _buffer;
     private int _flushed;
     private int _count;
+    private int _closed; // Open, ShutDown or Disposed
+    private const int Open = 0;
+    private const int ShutDown = 1;
+    private const int Disposed = 2;
 
     /// <summary>Wraps <paramref name="inner"/> with a buffer of <paramref name="capacity"/> bytes.</summary>
     /// <param name="inner">The sink.</param>
@@ -66,9 +71,15 @@ public sealed class AsyncBufferedWriter : IAsyncWriter, IDisposable
     /// <b>Cancel safety:</b> safe if the inner writer's writes are: a cancelled write took none of
     /// <paramref name="buffer"/> (buffered bytes written out before the cancellation stay written).
     /// </remarks>
-    /// <exception cref="IOException">The inner writer took 0 bytes while draining the buffer ("write zero").</exception>
+    /// <exception cref="IOException">The inner writer took 0 bytes while draining the buffer ("write zero"), or the writer was shut down.</exception>
+    /// <exception cref="ObjectDisposedException">The writer was disposed.</exception>
     public ValueTask<int> WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_closed != Open)
+        {
+            return ValueTask.FromException<int>(ClosedError());
+        }
+
         if (buffer.IsEmpty)
         {
             return new ValueTask<int>(0);
@@ -100,8 +111,10 @@ public sealed class AsyncBufferedWriter : IAsyncWriter, IDisposable
     /// <summary>Writes everything buffered to the inner writer, then flushes it.</summary>
     /// <remarks><b>Cancel safety:</b> safe: what was written out before the cancellation has left the buffer; the rest stays.</remarks>
     /// <exception cref="IOException">The inner writer took 0 bytes ("write zero").</exception>
+    /// <exception cref="ObjectDisposedException">The writer was disposed.</exception>
     public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_closed == Disposed, this);
         await WriteOutBufferAsync(cancellationToken).ConfigureAwait(true);
         await _inner.FlushAsync(cancellationToken).ConfigureAwait(true);
     }
@@ -109,11 +122,18 @@ public sealed class AsyncBufferedWriter : IAsyncWriter, IDisposable
     /// <summary>Writes everything buffered to the inner writer, then shuts it down (which flushes it).</summary>
     /// <remarks><b>Cancel safety:</b> as <see cref="FlushAsync"/>.</remarks>
     /// <exception cref="IOException">The inner writer took 0 bytes ("write zero").</exception>
+    /// <exception cref="ObjectDisposedException">The writer was disposed.</exception>
     public async ValueTask ShutdownAsync(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_closed == Disposed, this);
         await WriteOutBufferAsync(cancellationToken).ConfigureAwait(true);
         await _inner.ShutdownAsync(cancellationToken).ConfigureAwait(true);
+        _closed = ShutDown;
     }
+
+    private Exception ClosedError() => _closed == Disposed
+        ? new ObjectDisposedException(nameof(AsyncBufferedWriter))
+        : new IOException("The writer was shut down: nothing more can be written.");
 
     private async ValueTask WriteOutBufferAsync(CancellationToken cancellationToken)
     {
@@ -134,7 +154,14 @@ public sealed class AsyncBufferedWriter : IAsyncWriter, IDisposable
     /// <summary>Drops what is buffered (unwritten) and disposes the inner writer if it is <see cref="IDisposable"/>.</summary>
     public void Dispose()
     {
-        _flushed = _count = 0;
+        Drop();
         (_inner as IDisposable)?.Dispose();
+    }
+
+    /// <summary>Drops what is buffered; writes throw <see cref="ObjectDisposedException"/> from here on.</summary>
+    internal void Drop()
+    {
+        _flushed = _count = 0;
+        _closed = Disposed;
     }
 }

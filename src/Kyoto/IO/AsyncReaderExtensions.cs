@@ -271,7 +271,7 @@ public static class AsyncReaderExtensions
             // The common case: the whole line is buffered; decode it in place.
             try
             {
-                return DecodeLine(available.Span[..index]);
+                return DecodeLine(available.Span[..index], terminated: true);
             }
             finally
             {
@@ -284,7 +284,8 @@ public static class AsyncReaderExtensions
         reader.Consume(available.Length);
         await reader.ReadUntilAsync((byte)'\n', line, cancellationToken).ConfigureAwait(true);
         ReadOnlySpan<byte> bytes = line.WrittenSpan;
-        return DecodeLine(bytes.Length > 0 && bytes[^1] == '\n' ? bytes[..^1] : bytes);
+        bool terminated = bytes.Length > 0 && bytes[^1] == '\n';
+        return DecodeLine(terminated ? bytes[..^1] : bytes, terminated);
     }
 
     /// <summary>
@@ -303,10 +304,13 @@ public static class AsyncReaderExtensions
         }
     }
 
-    /// <summary>Decodes a line without its <c>\n</c>, dropping a trailing <c>\r</c>.</summary>
-    private static string DecodeLine(ReadOnlySpan<byte> line)
+    /// <summary>
+    /// Decodes a line without its <c>\n</c>, dropping the <c>\r</c> of a <c>\r\n</c> (<paramref name="terminated"/>:
+    /// the line ended with <c>\n</c>); a last line without one keeps a final <c>\r</c>, as Tokio's <c>lines()</c> does.
+    /// </summary>
+    private static string DecodeLine(ReadOnlySpan<byte> line, bool terminated)
     {
-        if (line.Length > 0 && line[^1] == '\r')
+        if (terminated && line.Length > 0 && line[^1] == '\r')
         {
             line = line[..^1];
         }

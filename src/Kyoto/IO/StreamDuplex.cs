@@ -66,13 +66,16 @@ public sealed class StreamDuplex : IAsyncDuplex, IDisposable, IAsyncDisposable
     /// <summary>The adapted stream.</summary>
     public Stream InnerStream => _stream;
 
-    /// <summary>Reads into <paramref name="buffer"/>: the byte count, 0 at end of stream.</summary>
+    /// <summary>Reads into <paramref name="buffer"/>: the byte count, 0 at end of stream (and at once for an empty buffer).</summary>
     /// <remarks><b>Cancel safety:</b> that of the stream (for most BCL streams a cancelled read may leave the stream unusable).</remarks>
     /// <exception cref="ObjectDisposedException">The adapter was disposed.</exception>
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        return _stream.ReadAsync(buffer, cancellationToken);
+
+        // The IAsyncReader contract: an empty buffer returns 0 at once. NetworkStream and SslStream would wait
+        // for data instead (a zero-byte read is how they wait for readability).
+        return buffer.IsEmpty ? new ValueTask<int>(0) : _stream.ReadAsync(buffer, cancellationToken);
     }
 
     /// <summary>Writes all of <paramref name="buffer"/>: returns its length.</summary>

@@ -147,9 +147,10 @@ public class AsyncReaderExtensionsTests
     [Fact]
     public async Task ReadLine_CarriageReturnAloneIsKept()
     {
+        // Only the \r of a \r\n ends a line: a last line without \n keeps its \r (as Tokio's lines() does).
         var reader = new AsyncBufferedReader(new ChunkedReader("a\rb\n\r"u8.ToArray(), 2), 2);
         Assert.Equal("a\rb", await reader.ReadLineAsync());
-        Assert.Equal("", await reader.ReadLineAsync());
+        Assert.Equal("\r", await reader.ReadLineAsync());
         Assert.Null(await reader.ReadLineAsync());
     }
 

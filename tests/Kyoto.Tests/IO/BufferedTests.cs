@@ -156,4 +156,46 @@ public class BufferedTests
         var e = await Assert.ThrowsAsync<IOException>(async () => await writer.FlushAsync());
         Assert.Contains("write zero", e.Message);
     }
+    [Fact]
+    public async Task Writer_AfterShutdown_ThrowsAndBuffersNothing()
+    {
+        var inner = new RecordingWriter();
+        var writer = new AsyncBufferedWriter(inner, 16);
+        await writer.WriteAllAsync("hi"u8.ToArray());
+        await writer.ShutdownAsync();
+        await Assert.ThrowsAsync<IOException>(async () => await writer.WriteAsync("late"u8.ToArray()));
+        Assert.Equal("hi"u8.ToArray(), inner.Data);
+        Assert.True(writer.Buffered.IsEmpty);
+    }
+
+    [Fact]
+    public async Task Writer_AfterDispose_Throws()
+    {
+        var writer = new AsyncBufferedWriter(new RecordingWriter(), 16);
+        await writer.WriteAllAsync("dropped"u8.ToArray());
+        writer.Dispose();
+        Assert.True(writer.Buffered.IsEmpty);
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await writer.WriteAsync("x"u8.ToArray()));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await writer.FlushAsync());
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await writer.ShutdownAsync());
+    }
+
+    [Fact]
+    public void Duplex_Dispose_DropsWhatIsBufferedBothWays()
+    {
+        using Runtime rt = RuntimeBuilder.CurrentThread().Build();
+        rt.BlockOnBounded(async () =>
+        {
+            var (end, peer) = MemoryDuplex.Create(64);
+            await peer.WriteAllAsync("hello world"u8.ToArray());
+            var duplex = new AsyncBufferedDuplex(end);
+            var three = new byte[3];
+            Assert.Equal(3, await duplex.ReadAsync(three)); // the rest of the message is now buffered here
+            duplex.Dispose();
+
+            // The buffered "lo world" is gone: the read goes to the disposed end, not to the stale buffer.
+            await Assert.ThrowsAnyAsync<ObjectDisposedException>(async () => await duplex.ReadAsync(three));
+            await Assert.ThrowsAnyAsync<ObjectDisposedException>(async () => await duplex.WriteAsync("x"u8.ToArray()));
+        });
+    }
 }

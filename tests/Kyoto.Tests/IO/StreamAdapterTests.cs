@@ -286,6 +286,11 @@ public abstract class StreamAdapterTests : RuntimeTestBase
             using TcpClient bclServer = await listener.AcceptTcpClientAsync();
             await using StreamDuplex duplex = bclClient.GetStream().AsAsyncDuplex();
             NetworkStream peer = bclServer.GetStream();
+
+            // An empty read returns 0 at once (the IAsyncReader contract), where NetworkStream would wait for data.
+            ValueTask<int> empty = duplex.ReadAsync(Memory<byte>.Empty);
+            Assert.True(empty.IsCompletedSuccessfully);
+            Assert.Equal(0, empty.Result);
             await duplex.WriteAsync("ab"u8.ToArray());
             await duplex.ShutdownAsync();
             Assert.Equal("ab"u8.ToArray(), await ReadToEndAsync(peer));
