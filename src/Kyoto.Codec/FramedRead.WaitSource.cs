@@ -7,7 +7,10 @@
 //  1. One wait at a time per reader (_inUse 0 -> 1 in Start, back to 0 when GetResult hands the outcome over);
 //     one await per version: Start bumps _version and a stale token throws.
 //  2. Completion and the awaiter's registration race through _continuation: completion swaps in s_completed,
-//     registration swaps in the continuation; whichever comes second schedules the continuation.
+//     registration swaps in the continuation; whichever comes second schedules the continuation. The wait reads
+//     as completed only once _continuation is set too (as ManualResetValueTaskSourceCore does): an awaiter that
+//     saw _completed alone could read the result, free the source and start the next wait before the completing
+//     thread's swap, which would then land in the next wait and schedule its continuation a second time.
 //  3. The inner reads are awaited from the waiting task itself (Start runs in it, OnRead runs as its
 //     continuation), so the runtime's abort and the token's cancellation reach the inner read; this source
 //     completes only with the inner read's outcome, and every byte read before a failure stays in the buffer.
@@ -112,7 +115,7 @@ public sealed partial class FramedRead<T>
         public ValueTaskSourceStatus GetStatus(short token)
         {
             ValidateToken(token);
-            if (Volatile.Read(ref _completed) == 0)
+            if (Volatile.Read(ref _continuation) is null || Volatile.Read(ref _completed) == 0)
             {
                 return ValueTaskSourceStatus.Pending;
             }

@@ -49,6 +49,7 @@ public sealed class LengthDelimitedCodec : ICodec<ReadOnlySequence<byte>>, IEnco
         ArgumentOutOfRangeException.ThrowIfNegative(options.LengthFieldOffset, nameof(options.LengthFieldOffset));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.LengthFieldLength, 1, nameof(options.LengthFieldLength));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.LengthFieldLength, 8, nameof(options.LengthFieldLength));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.LengthFieldOffset, int.MaxValue - options.LengthFieldLength, nameof(options.LengthFieldOffset));
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxFrameLength, nameof(options.MaxFrameLength));
         if (options.NumSkip is int skip)
         {
@@ -102,6 +103,13 @@ public sealed class LengthDelimitedCodec : ICodec<ReadOnlySequence<byte>>, IEnco
         if (length > _maxFrameLength)
         {
             throw new FrameTooLargeException(_maxFrameLength, length);
+        }
+
+        if (_skip + length < _headLength)
+        {
+            // The frame would end inside its own head: it would consume less than the head, or nothing at all, and
+            // the next call would parse the same bytes again (an endless run of empty frames).
+            throw new InvalidLengthException(field, $"the frame ({length} bytes after skipping {_skip}) would end inside its {_headLength}-byte head");
         }
 
         if (available < _skip + length || available < _headLength)

@@ -110,6 +110,23 @@ public sealed class UdpFramed<T> : IAsyncDisposable
             decoded = _decoder.TryDecode(ref buffer, out frame) || _decoder.TryDecodeEof(ref buffer, out frame);
             return decoded;
         }
+        catch
+        {
+            // The decoder refused a frame: the rest of the datagram goes (below), and the datagram's end is the
+            // decoder's end of stream, so what it keeps for the refused frame (a lines codec discarding up to the
+            // next newline) does not reach into the next datagram and eat its first line.
+            var nothing = ReadOnlySequence<byte>.Empty;
+            try
+            {
+                _decoder.TryDecodeEof(ref nothing, out _);
+            }
+            catch (FrameException)
+            {
+                // the datagram already failed; this is only the decoder's end of stream
+            }
+
+            throw;
+        }
         finally
         {
             if (decoded)

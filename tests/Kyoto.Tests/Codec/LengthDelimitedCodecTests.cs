@@ -111,6 +111,28 @@ public class LengthDelimitedCodecTests
     }
 
     [Fact]
+    public void FrameEndingInsideItsHead_IsInvalid()
+    {
+        // NumSkip 0 and a length of 0 (or 1 to 3) would make a frame shorter than the 4-byte head: it would consume
+        // nothing, and a reader would return empty frames for ever.
+        LengthDelimitedCodec codec = new LengthDelimitedCodecBuilder { NumSkip = 0 }.Build();
+        foreach (byte length in new byte[] { 0, 3 })
+        {
+            var framed = new FramedRead<ReadOnlySequence<byte>>(new SplitReader([0, 0, 0, length, 0, 0, 0, 0], []), codec);
+            Assert.Throws<InvalidLengthException>(() => Now(framed.WaitToReadAsync()));
+        }
+
+        // A length that covers the head is a frame that keeps it.
+        Assert.Equal([new byte[] { 0, 0, 0, 4 }], Decode([0, 0, 0, 4], codec));
+    }
+
+    [Fact]
+    public void OffsetThatOverflowsTheHead_IsRefusedByTheBuilder()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LengthDelimitedCodecBuilder { LengthFieldOffset = int.MaxValue }.Build());
+    }
+
+    [Fact]
     public void FrameOverTheMaximum_ThrowsBeforeTheBodyArrives()
     {
         LengthDelimitedCodec codec = new LengthDelimitedCodecBuilder { MaxFrameLength = 10 }.Build();

@@ -67,4 +67,25 @@ public abstract class UdpFramedTests : RuntimeTestBase
             Assert.Equal(Bytes("fine"), (await fb.ReceiveAsync()).Frame.ToArray());
         });
     }
+    [Fact]
+    public void Lines_OverLongLineInADatagram_Throws_AndTheNextDatagramLosesNoLine()
+    {
+        using Runtime rt = NewRuntime();
+        rt.BlockOnBounded(async () =>
+        {
+            using UdpSocket a = UdpSocket.Bind(IPAddress.Loopback, 0);
+            using UdpSocket b = UdpSocket.Bind(IPAddress.Loopback, 0);
+            await using var fb = new UdpFramed<string>(b, new LinesCodec(maxLength: 8), new LinesCodec(maxLength: 8));
+
+            await a.SendToAsync(Bytes("this line is far too long"), b.LocalEndPoint);
+            await a.SendToAsync(Bytes("first\nsecond\n"), b.LocalEndPoint);
+            await a.SendToAsync(Bytes("third\n"), b.LocalEndPoint);
+            await Assert.ThrowsAsync<LineTooLongException>(async () => await fb.ReceiveAsync());
+
+            // The refused line ended with its datagram: "first" was once discarded as the rest of it.
+            Assert.Equal("first", (await fb.ReceiveAsync()).Frame);
+            Assert.Equal("second", (await fb.ReceiveAsync()).Frame);
+            Assert.Equal("third", (await fb.ReceiveAsync()).Frame);
+        });
+    }
 }
