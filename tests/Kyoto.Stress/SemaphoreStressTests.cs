@@ -637,4 +637,79 @@ public class SemaphoreStressTests
         Assert.True(violations == 0, $"{violations} exclusion violations {Seeds.Describe}");
         Assert.True(endsFree, $"the rwlock could not be write-locked after every task ended: permits were lost {Seeds.Describe}");
     }
+    [Fact]
+    public void CancelledPartlyGrantedWaiter_ItsPermitGoesToTheNextWaiter_NotToANewcomer()
+    {
+        // A asks for 2 permits and has been given 1; B waits for 1 behind it. Cancelling A must hand A's permit to
+        // B, first in line, while another thread tries to take a permit without queueing. Before the fix the
+        // permit passed through the free count first, and the newcomer took it in about half of the rounds.
+        const int Rounds = 20_000;
+        int overtaken = 0;
+        using var start = new Barrier(3);
+        var sem = new AsyncSemaphore(0);
+        CancellationTokenSource cts = new();
+        ValueTask<SemaphorePermit> b = default;
+        bool stop = false;
+        var canceller = new Thread(() =>
+        {
+            while (true)
+            {
+                start.SignalAndWait();
+                if (Volatile.Read(ref stop))
+                {
+                    return;
+                }
+
+                cts.Cancel();
+                start.SignalAndWait();
+            }
+        });
+        var newcomer = new Thread(() =>
+        {
+            while (true)
+            {
+                start.SignalAndWait();
+                if (Volatile.Read(ref stop))
+                {
+                    return;
+                }
+
+                while (!b.IsCompleted)
+                {
+                    if (sem.TryAcquire(out SemaphorePermit jumped))
+                    {
+                        Interlocked.Increment(ref overtaken);
+                        jumped.Dispose(); // B gets it now
+                        break;
+                    }
+                }
+
+                start.SignalAndWait();
+            }
+        });
+        canceller.Start();
+        newcomer.Start();
+        for (int i = 0; i < Rounds; i++)
+        {
+            sem = new AsyncSemaphore(0);
+            cts = new CancellationTokenSource();
+            ValueTask<SemaphorePermit> a = sem.AcquireAsync(2, cts.Token);
+            b = sem.AcquireAsync(1);
+            sem.AddPermits(1); // to A, first in line: A now holds 1 and waits for 1 more
+            Assert.False(a.IsCompleted);
+            Assert.False(b.IsCompleted);
+            start.SignalAndWait(); // the cancel and the newcomer race
+            start.SignalAndWait();
+            Assert.ThrowsAny<OperationCanceledException>(() => a.AsTask().GetAwaiter().GetResult());
+            Assert.True(b.IsCompleted, $"round {i}: B did not get A's permit");
+            b.Result.Dispose();
+            Assert.Equal(1, sem.AvailablePermits); // nothing lost, nothing made up
+        }
+
+        Volatile.Write(ref stop, true);
+        start.SignalAndWait();
+        canceller.Join();
+        newcomer.Join();
+        Assert.Equal(0, overtaken);
+    }
 }

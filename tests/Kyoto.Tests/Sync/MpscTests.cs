@@ -1331,3 +1331,30 @@ public abstract class MpscTests : RuntimeTestBase
         Assert.InRange(seenAt, 0, Values - 1);
     }
 }
+
+/// <summary>Mpsc behaviour that needs no runtime.</summary>
+public class MpscWithoutRuntimeTests
+{
+    [Fact]
+    public void LargeBoundedChannel_RoomOfAReceivedValue_IsUsableAtOnce()
+    {
+        // A channel of capacity 1024 or more returns room to senders in batches of 32 received values. A sender that
+        // finds no room must still get the room of values already received: the channel is not full.
+        var (tx, rx) = Mpsc.CreateBounded<int>(1024);
+        for (int i = 0; i < 1024; i++)
+        {
+            Assert.True(tx.TrySend(i));
+        }
+
+        Assert.False(tx.TrySend(-1)); // full
+        Assert.True(rx.TryRecv(out int first));
+        Assert.Equal(0, first);
+        Assert.True(tx.TrySend(1024)); // the room of the value just received
+
+        Assert.True(rx.TryRecv(out _));
+        ValueTask send = tx.SendAsync(1025);
+        Assert.True(send.IsCompleted, "a waiting send must get the room the receiver holds back");
+        send.GetAwaiter().GetResult(); // the value goes in as the sender resumes
+        Assert.Equal(1024, rx.Count);
+    }
+}

@@ -263,6 +263,30 @@ public abstract class OneshotTests : RuntimeTestBase
 public class OneshotWithoutRuntimeTests
 {
     [Fact]
+    public void Value_IsReceivedOnce_ThenTheChannelReadsClosed()
+    {
+        var (tx, rx) = Oneshot.Create<object>();
+        var value = new object();
+        Assert.True(tx.TrySend(value));
+        Assert.True(rx.TryRecv(out object? got));
+        Assert.Same(value, got);
+
+        // The one value is not handed out again: a second receive finds the channel closed, however it asks.
+        Assert.Throws<ClosedChannelException>(() => rx.TryRecv(out _));
+        Assert.Throws<ClosedChannelException>(() => rx.RecvAsync().GetAwaiter().GetResult());
+        Assert.Throws<ClosedChannelException>(() => rx.GetAwaiter().GetResult());
+    }
+
+    [Fact]
+    public void Value_AwaitedOnce_ThenTryRecvReadsClosed()
+    {
+        var (tx, rx) = Oneshot.Create<int>();
+        Assert.True(tx.TrySend(7));
+        Assert.Equal(7, rx.RecvAsync().GetAwaiter().GetResult());
+        Assert.Throws<ClosedChannelException>(() => rx.TryRecv(out _));
+    }
+
+    [Fact]
     public void TrySend_Twice_SecondThrowsInvalidOperationException()
     {
         var (tx, rx) = Oneshot.Create<int>();

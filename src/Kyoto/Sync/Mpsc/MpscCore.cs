@@ -26,6 +26,11 @@ namespace Kyoto.Sync;
 /// <item>Once closed, no send is accepted (the caller keeps its value), except through a permit reserved
 /// before closing; values already in the channel can still be received. The receiver sees "closed" only after
 /// both buffers are empty and no reserved permit is outstanding (<c>_reserved</c>, also under the lock).</item>
+/// <item>Room (bounded channels): the receiver of a channel of capacity 1024 or more returns room to the
+/// semaphore in batches of 32 received values, counted with an interlocked increment. A sender that finds no
+/// room takes that held-back room itself (<see cref="MpscReceiver{T}.ReclaimRoom"/>) after it has queued, and
+/// the receiver reads the semaphore's waiter count after counting, so one of the two always returns it: a send
+/// waits (or <c>TrySend</c> fails) only while the channel holds its capacity of unreceived values.</item>
 /// </list>
 /// </remarks>
 internal sealed class MpscCore<T>

@@ -23,7 +23,7 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
     private ManySource? _many;
     private readonly BatchSemaphore? _room;
     private readonly int _releaseBatch;
-    private int _unreleased;
+    private int _unreleased; // room taken but not yet returned (capacity >= 1024: returned in batches); shared, see ReclaimRoom
 
     internal MpscReceiver(MpscCore<T> core)
     {
@@ -224,14 +224,27 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
     private bool HasLocal() => _outPos < _outCount;
 
     /// <summary>Returns the room of the values taken so far to the senders.</summary>
-    private void ReturnRoom()
+    private void ReturnRoom() => ReclaimRoom();
+
+    /// <summary>
+    /// Returns the room of the values taken since the last return (any thread: a sender that finds no room calls
+    /// it, so room the receiver holds back for its batch never keeps a sender waiting). True if any was returned.
+    /// </summary>
+    /// <remarks>
+    /// A sender that waits is queued (the semaphore's waiter count raised, a full fence) before it calls this; the
+    /// receiver counts a value (an interlocked increment, a full fence) before it reads that waiter count. So
+    /// either the sender's exchange sees the count, or the receiver sees the waiter and returns the room itself.
+    /// </remarks>
+    internal bool ReclaimRoom()
     {
-        int n = _unreleased;
-        if (n != 0)
+        int n = Interlocked.Exchange(ref _unreleased, 0);
+        if (n == 0)
         {
-            _unreleased = 0;
-            _room!.Release(n);
+            return false;
         }
+
+        _room!.Release(n);
+        return true;
     }
 
     private MpscCore<T>.Take Refill()
@@ -257,9 +270,16 @@ public sealed class MpscReceiver<T> : IAsyncEnumerable<T>, IDisposable
         }
 
         _outPos = pos + 1;
-        if (_room is { } room && (++_unreleased >= _releaseBatch || room.WaiterCount != 0))
+        if (_room is { } room)
         {
-            ReturnRoom();
+            if (_releaseBatch == 1)
+            {
+                room.Release(1);
+            }
+            else if (Interlocked.Increment(ref _unreleased) >= _releaseBatch || room.WaiterCount != 0)
+            {
+                ReturnRoom();
+            }
         }
 
         return value;

@@ -54,6 +54,7 @@ public sealed class MpscSender<T> : IDisposable
         {
             // Waiting for room (or yielding first): the value goes in as the sender resumes.
             waiter.Bind(_core, value);
+            ReclaimRoom();
             return new ValueTask(waiter, waiter.Version);
         }
 
@@ -93,7 +94,7 @@ public sealed class MpscSender<T> : IDisposable
     public bool TrySend(T value)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (Room.TryAcquire(1) != BatchSemaphore.Outcome.Acquired)
+        if (TryAcquireRoom() != BatchSemaphore.Outcome.Acquired)
         {
             return false;
         }
@@ -131,6 +132,7 @@ public sealed class MpscSender<T> : IDisposable
         if (waiter is not null)
         {
             waiter.Bind(_core, default!);
+            ReclaimRoom();
             return new ValueTask<MpscPermit<T>>(waiter, waiter.Version);
         }
 
@@ -141,6 +143,20 @@ public sealed class MpscSender<T> : IDisposable
             _ => ValueTask.FromException<MpscPermit<T>>(new ClosedChannelException("The channel is closed: the receiver closed it.")),
         };
     }
+
+    /// <summary>
+    /// Takes room for one value now if there is any, counting the room the receiver holds back for its batch (a
+    /// channel of capacity 1024 or more returns room every 32 values): a full channel is one whose values are
+    /// all unreceived.
+    /// </summary>
+    private BatchSemaphore.Outcome TryAcquireRoom()
+    {
+        BatchSemaphore.Outcome outcome = Room.TryAcquire(1);
+        return outcome == BatchSemaphore.Outcome.NoPermits && ReclaimRoom() ? Room.TryAcquire(1) : outcome;
+    }
+
+    /// <summary>Has the receiver return the room it holds back (after this sender queued, or found none).</summary>
+    private bool ReclaimRoom() => _core.Waiter.Receiver?.ReclaimRoom() ?? false;
 
     private static ValueTask<MpscPermit<T>> Permit(MpscCore<T> core)
     {
@@ -160,7 +176,7 @@ public sealed class MpscSender<T> : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         permit = default;
-        if (Room.TryAcquire(1) != BatchSemaphore.Outcome.Acquired)
+        if (TryAcquireRoom() != BatchSemaphore.Outcome.Acquired)
         {
             return false;
         }

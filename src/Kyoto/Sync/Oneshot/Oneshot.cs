@@ -31,11 +31,15 @@ public static class Oneshot
 /// a send, the sender's disposal (closed) and the receiver's close or cancellation race for it and exactly
 /// one wins. <c>_receiverClosed</c> is set before the receiver's completion attempt, so a sender that
 /// loses the race learns it from <see cref="OneshotSender{T}.TrySend"/> returning false and keeps its value.
+/// The one completion is read once: <see cref="Consumed"/> is set when the result has been read (by an await or
+/// <see cref="OneshotReceiver{T}.TryRecv"/>), after which the receiver reports the channel closed instead of
+/// handing the same value out again.
 /// </remarks>
 internal sealed class OneshotCore<T> : KyotoValueTaskSource<T>
 {
     internal volatile bool ReceiverClosed;
     internal volatile bool SenderDone;
+    internal volatile bool Consumed;
     private TaskCompletionSource? _closed;
 
     /// <summary>Completes when the receiver closes; created on first use, shared by every caller.</summary>
@@ -67,6 +71,11 @@ internal sealed class OneshotCore<T> : KyotoValueTaskSource<T>
 
     // A oneshot is never reset, so every cancellation is for its one await.
     protected override void OnCancellationRequested(Exception error, short version) => CloseReceiver(error);
+
+    protected override void OnConsumed() => Consumed = true;
+
+    /// <summary>The error of a receive after the value (or the closing error) was already read.</summary>
+    internal static ClosedChannelException AlreadyReceived() => new("The oneshot was already received from: its value (or its closing) is read once.");
 }
 
 /// <summary>Sends the one value of a <see cref="Oneshot"/> channel. Disposing it without sending closes the channel.</summary>
@@ -121,9 +130,10 @@ public sealed class OneshotReceiver<T> : IDisposable
     internal OneshotReceiver(OneshotCore<T> core) => _core = core;
 
     /// <summary>Waits for the value.</summary>
-    /// <exception cref="ClosedChannelException">The sender was disposed without sending.</exception>
+    /// <exception cref="ClosedChannelException">The sender was disposed without sending, or the value was already received.</exception>
 #pragma warning disable CA2012 // the awaiter is the one consumer of this ValueTask
-    public ValueTaskAwaiter<T> GetAwaiter() => _core.AsValueTask().GetAwaiter();
+    public ValueTaskAwaiter<T> GetAwaiter() =>
+        (_core.Consumed ? ValueTask.FromException<T>(OneshotCore<T>.AlreadyReceived()) : _core.AsValueTask()).GetAwaiter();
 #pragma warning restore CA2012
 
     /// <summary>Waits for the value, or until <paramref name="cancellationToken"/> is cancelled.</summary>
@@ -132,9 +142,14 @@ public sealed class OneshotReceiver<T> : IDisposable
     /// (<see cref="OneshotSender{T}.TrySend"/> returns false and the sender keeps it); a value already sent is
     /// dropped with the channel.
     /// </remarks>
-    /// <exception cref="ClosedChannelException">The sender was disposed without sending.</exception>
+    /// <exception cref="ClosedChannelException">The sender was disposed without sending, or the value was already received.</exception>
     public ValueTask<T> RecvAsync(CancellationToken cancellationToken = default)
     {
+        if (_core.Consumed)
+        {
+            return ValueTask.FromException<T>(OneshotCore<T>.AlreadyReceived());
+        }
+
         if (cancellationToken.IsCancellationRequested)
         {
             _core.CloseReceiver();
@@ -146,9 +161,14 @@ public sealed class OneshotReceiver<T> : IDisposable
     }
 
     /// <summary>Takes the value if it has been sent, without waiting.</summary>
-    /// <exception cref="ClosedChannelException">The channel is closed and holds no value.</exception>
+    /// <exception cref="ClosedChannelException">The channel is closed and holds no value (its value was already received, for one).</exception>
     public bool TryRecv(out T value)
     {
+        if (_core.Consumed)
+        {
+            throw OneshotCore<T>.AlreadyReceived();
+        }
+
         if (!_core.IsCompleted)
         {
             value = default!;

@@ -233,21 +233,7 @@ internal sealed class BatchSemaphore
             _lock.Enter();
             SemaphoreWaiter? first = null;
             SemaphoreWaiter? last = null;
-            while (n > 0 && _waiters.Head is SemaphoreWaiter head)
-            {
-                int give = Math.Min(n, head.Remaining);
-                head.Remaining -= give;
-                n -= give;
-                if (head.Remaining != 0)
-                {
-                    break;
-                }
-
-                _waiters.PopFront();
-                Chain(ref first, ref last, head);
-            }
-
-            _waiterCount = _waiters.Count;
+            HandToQueueLocked(ref n, ref first, ref last);
             if (n > 0)
             {
                 try
@@ -279,6 +265,29 @@ internal sealed class BatchSemaphore
         SemaphoreWaiter? granted = GrantLocked();
         _lock.Exit();
         CompleteGranted(granted);
+    }
+
+    /// <summary>
+    /// Under the lock: gives up to <paramref name="n"/> permits (the caller's, not in <c>_state</c>) to the waiters
+    /// from the head, chaining those now fully granted; <paramref name="n"/> is left with what no waiter needed.
+    /// </summary>
+    private void HandToQueueLocked(ref int n, ref SemaphoreWaiter? first, ref SemaphoreWaiter? last)
+    {
+        while (n > 0 && _waiters.Head is SemaphoreWaiter head)
+        {
+            int give = Math.Min(n, head.Remaining);
+            head.Remaining -= give;
+            n -= give;
+            if (head.Remaining != 0)
+            {
+                break;
+            }
+
+            _waiters.PopFront();
+            Chain(ref first, ref last, head);
+        }
+
+        _waiterCount = _waiters.Count;
     }
 
     private static void Chain(ref SemaphoreWaiter? first, ref SemaphoreWaiter? last, SemaphoreWaiter waiter)
@@ -367,21 +376,29 @@ internal sealed class BatchSemaphore
         _waiterCount = _waiters.Count;
         int partial = waiter.Requested - waiter.Remaining;
         waiter.Remaining = waiter.Requested;
-        SemaphoreWaiter? granted = null;
+        SemaphoreWaiter? first = null;
+        SemaphoreWaiter? last = null;
+
+        // The permits it had been given go straight to the waiters behind it, as a release's do (invariant 1):
+        // through _state, a lock-free TryAcquire could take them first and overtake the queue. Only what no
+        // waiter needs returns to _state (these permits never left the lock's view: no overflow is possible).
+        HandToQueueLocked(ref partial, ref first, ref last);
         if (partial > 0)
         {
-            // These permits never left the lock's view, so no overflow is possible.
             Interlocked.Add(ref _state, partial << 1);
-            granted = GrantLocked();
         }
         else if (_waiters.Head is not null && (Volatile.Read(ref _state) >> 1) > 0)
         {
             // The cancelled waiter may have been the large request that blocked smaller ones behind it.
-            granted = GrantLocked();
+            SemaphoreWaiter? more = GrantLocked();
+            if (more is not null)
+            {
+                Chain(ref first, ref last, more);
+            }
         }
 
         _lock.Exit();
-        CompleteGranted(granted);
+        CompleteGranted(first);
         waiter.TrySetException(error);
     }
 
