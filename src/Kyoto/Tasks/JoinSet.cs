@@ -35,9 +35,10 @@ public readonly struct JoinResult<T>
 /// </summary>
 /// <remarks>
 /// <para>Invariants: every task of the set is in exactly one of <c>_running</c> (not finished) and
-/// <c>_ready</c> (finished, not yet joined), or has been handed to the armed waiter; all three change
-/// only under <c>_lock</c>. A finishing task is handed straight to an armed waiter, so a cancelled
-/// <see cref="JoinNextAsync"/> never loses a result: it either got it or the task is still in <c>_ready</c>.</para>
+/// <c>_ready</c> (finished, not yet joined), or has been handed to the armed waiter (<c>_handedOver</c>, until the
+/// waiting task reads it); all change only under <c>_lock</c>. A finishing task is handed straight to an armed
+/// waiter, so a cancelled <see cref="JoinNextAsync"/> never loses a result: it either got it or the task is still
+/// in <c>_ready</c>; and a waiting task aborted after the hand-over gives the task back to <c>_ready</c>.</para>
 /// <para>One <see cref="JoinNextAsync"/> may be pending at a time (the set has a single consumer).</para>
 /// </remarks>
 /// <example>
@@ -53,6 +54,7 @@ public sealed class JoinSet<T> : IDisposable
     private readonly Lock _lock = new();
     private readonly HashSet<TaskCore<T>> _running = new(ReferenceEqualityComparer.Instance);
     private readonly Queue<TaskCore<T>> _ready = new();
+    private TaskCore<T>? _handedOver; // a finished task handed to the waiter and not yet read by it (guarded by _lock, cleared by its reader)
     private readonly Listener _listener;
     private readonly Waiter _waiter;
     private bool _waiterArmed;
@@ -264,6 +266,7 @@ public sealed class JoinSet<T> : IDisposable
                 _waiterArmed = false;
                 if (_waiter.TrySetResult(ToResult(task)))
                 {
+                    _handedOver = task; // until the waiter reads it (or its abort gives it back: TakeBack)
                     return;
                 }
             }
@@ -291,8 +294,30 @@ public sealed class JoinSet<T> : IDisposable
         public void OnTaskCompleted(TaskCore task) => set.OnTaskCompleted((TaskCore<T>)task);
     }
 
+    /// <summary>
+    /// The waiting task was aborted after a finished task was handed to it, so the result never reached it: the
+    /// task goes back among the ready ones, for the next <see cref="JoinNextAsync"/> (no result is lost).
+    /// </summary>
+    private void TakeBack()
+    {
+        lock (_lock)
+        {
+            if (_handedOver is { } task)
+            {
+                _handedOver = null;
+                _ready.Enqueue(task);
+            }
+        }
+    }
+
     private sealed class Waiter(JoinSet<T> set) : KyotoValueTaskSource<JoinResult<T>?>
     {
         protected override void OnCancellationRequested(Exception error, short version) => set.CancelWaiter(error, version);
+
+        protected override void OnResultDropped(JoinResult<T>? result) => set.TakeBack();
+
+        // Read by its task (after OnResultDropped when that task was aborted): the hand-over is over. The next one
+        // is made under the lock only after the waiter is armed again, which follows this.
+        protected override void OnConsumed() => Volatile.Write(ref set._handedOver, null);
     }
 }

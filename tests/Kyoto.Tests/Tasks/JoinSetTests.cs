@@ -462,3 +462,44 @@ public abstract class JoinSetTests : RuntimeTestBase
         Assert.Equal(1_000L * 999 / 2, sum);
     }
 }
+
+/// <summary>JoinSet races that need the current-thread runtime's fixed order to be set up exactly.</summary>
+public class JoinSetOrderTests
+{
+    [Fact]
+    public void WaitingTaskAbortedAfterTheHandOver_GivesTheResultBack()
+    {
+        // A waits in JoinNextAsync; the set's task finishes and is handed to A's wait; A is aborted before it
+        // resumes. The result must not vanish with A: the next join gets it.
+        using Runtime rt = RuntimeBuilder.CurrentThread().Build();
+        (bool aCancelled, bool joinedAfter, int value, int countBefore) = rt.BlockOnBounded(async () =>
+        {
+            using var set = new JoinSet<int>();
+            var (tx, rx) = Oneshot.Create<int>();
+            set.Spawn(async () => await rx);
+            JoinHandle a = KyotoTask.Spawn(async () => { _ = await set.JoinNextAsync(); });
+            await KyotoTask.Yield(); // A runs and waits
+            tx.TrySend(42);
+            await KyotoTask.Yield(); // the set's task runs, finishes and is handed to A (A is queued behind us)
+            a.Abort();
+            bool cancelled = false;
+            try
+            {
+                await a;
+            }
+            catch (JoinException e) when (e.IsCancelled)
+            {
+                cancelled = true;
+            }
+
+            int count = set.Count;
+            bool joined = set.TryJoinNext(out JoinResult<int> result);
+            return (cancelled, joined, joined ? result.Value : -1, count);
+        });
+        Assert.True(aCancelled);
+        Assert.True(joinedAfter, "the finished task's result was lost with the aborted waiter");
+        Assert.Equal(42, value);
+        Assert.Equal(1, countBefore);
+    }
+}
+
