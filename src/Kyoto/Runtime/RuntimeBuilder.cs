@@ -124,9 +124,11 @@ public sealed class RuntimeBuilder
             throw new ArgumentOutOfRangeException(nameof(MaxBlockingThreads), MaxBlockingThreads, "MaxBlockingThreads must be at least 1.");
         }
 
-        if (ThreadKeepAlive <= TimeSpan.Zero)
+        if (ThreadKeepAlive <= TimeSpan.Zero || ThreadKeepAlive.TotalMilliseconds > int.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(nameof(ThreadKeepAlive), ThreadKeepAlive, "ThreadKeepAlive must be positive.");
+            // The upper bound is the longest wait Monitor.Wait takes (about 24.8 days); beyond it the first idle
+            // blocking thread would throw on its pool thread and end the process.
+            throw new ArgumentOutOfRangeException(nameof(ThreadKeepAlive), ThreadKeepAlive, "ThreadKeepAlive must be positive and at most int.MaxValue milliseconds (about 24.8 days).");
         }
 
         if (ThreadStackSize < 0)

@@ -96,6 +96,7 @@ public class RuntimeBuilderTests
         { nameof(RuntimeBuilder.MaxBlockingThreads), b => b.MaxBlockingThreads = -5 },
         { nameof(RuntimeBuilder.ThreadKeepAlive), b => b.ThreadKeepAlive = TimeSpan.Zero },
         { nameof(RuntimeBuilder.ThreadKeepAlive), b => b.ThreadKeepAlive = TimeSpan.FromSeconds(-1) },
+        { nameof(RuntimeBuilder.ThreadKeepAlive), b => b.ThreadKeepAlive = TimeSpan.FromDays(30) }, // over Monitor.Wait's limit
         { nameof(RuntimeBuilder.ThreadStackSize), b => b.ThreadStackSize = -1 },
         { nameof(RuntimeBuilder.GlobalQueueInterval), b => b.GlobalQueueInterval = 0 },
         { nameof(RuntimeBuilder.GlobalQueueInterval), b => b.GlobalQueueInterval = -3 },
@@ -242,6 +243,28 @@ public class RuntimeBuilderTests
         Bounded.Wait(started, "OnThreadStart on both workers");
         Assert.Equal(2, threads.Count);
         Assert.All(threads.Values, n => Assert.Equal("hook-start", n));
+    }
+
+    [Fact]
+    public void OnThreadStart_MultiThread_BlockOnInTheHookIsRefused()
+    {
+        // The hook runs on the worker's thread before its loop: BlockOn there would block the worker before it
+        // ran anything (with one worker, the runtime would never run a task), so it is refused as on the loop.
+        using Runtime other = RuntimeBuilder.CurrentThread().Build();
+        Exception? refused = null;
+        using var started = new ManualResetEventSlim(false);
+        using var rt = new RuntimeBuilder
+        {
+            WorkerThreads = 1,
+            OnThreadStart = () =>
+            {
+                refused = Record.Exception(() => other.BlockOn(() => Task.CompletedTask));
+                started.Set();
+            },
+        }.Build();
+        Bounded.Wait(started, "OnThreadStart on the worker");
+        Assert.IsType<InvalidOperationException>(refused);
+        Assert.Equal(7, rt.BlockOnBounded(() => Task.FromResult(7))); // and the worker runs tasks
     }
 
     [Fact]

@@ -203,6 +203,21 @@ public abstract class SynchronizationContextTests : RuntimeTestBase
     }
 
     [Fact]
+    public void Send_AfterTheRuntimeStopped_ThrowsInsteadOfWaitingForEver()
+    {
+        SynchronizationContext sc;
+        using (Runtime rt = NewRuntime())
+        {
+            sc = rt.BlockOnBounded(() => Task.FromResult(SynchronizationContext.Current!));
+        }
+
+        // The runtime discards the callback; the sending thread used to wait for it for ever.
+        Task send = Task.Run(() => sc.Send(_ => { }, null));
+        Assert.True(Bounded.Finishes(send), "Send after the runtime stopped did not return");
+        Assert.IsType<RuntimeShutdownException>(send.Exception?.InnerException);
+    }
+
+    [Fact]
     public void Send_FromOtherThread_RunsOnRuntimeAndRethrows()
     {
         using var rt = NewRuntime();

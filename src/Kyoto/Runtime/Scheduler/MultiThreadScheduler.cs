@@ -53,6 +53,9 @@ internal sealed class MultiThreadScheduler : Scheduler
     {
         Thread thread = CreateThread(() =>
         {
+            // A worker thread from its first instruction: BlockOn inside the start hook is refused as on the
+            // worker's loop (it would block the worker before it ever ran a task).
+            RuntimeContext.Current.Worker = worker;
             RunThreadStartHook();
             try
             {

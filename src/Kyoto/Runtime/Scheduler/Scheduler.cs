@@ -131,25 +131,48 @@ internal abstract class Scheduler
             return;
         }
 
-        using var done = new ManualResetEventSlim(false);
-        ExceptionDispatchInfo? error = null;
-        Schedule(ActionWorkItem.RentPosted(s =>
+        var item = new SendItem(d, state, owner, this);
+        using (item.Done)
         {
+            Schedule(item, isYield: false);
+            item.Done.Wait();
+        }
+
+        item.Error?.Throw();
+    }
+
+    /// <summary>
+    /// A <see cref="Send"/> callback queued on the runtime: sets <see cref="Done"/> when it has run, or when the
+    /// runtime discards it (stopped first), so the sending thread never waits for ever.
+    /// </summary>
+    private sealed class SendItem(SendOrPostCallback callback, object? state, TaskCore? owner, Scheduler scheduler) : IWorkItem
+    {
+        internal ManualResetEventSlim Done { get; } = new(false);
+
+        internal ExceptionDispatchInfo? Error { get; private set; }
+
+        public void Execute(RuntimeContext ctx)
+        {
+            ctx.EnterTask(owner, scheduler);
             try
             {
-                d(s);
+                callback(state);
             }
             catch (Exception e)
             {
-                error = ExceptionDispatchInfo.Capture(e);
+                Error = ExceptionDispatchInfo.Capture(e);
             }
             finally
             {
-                done.Set();
+                Done.Set();
             }
-        }, state, owner, this), isYield: false);
-        done.Wait();
-        error?.Throw();
+        }
+
+        public void Discard()
+        {
+            Error = ExceptionDispatchInfo.Capture(new RuntimeShutdownException("The runtime stopped before the callback sent to it ran."));
+            Done.Set();
+        }
     }
 
     /// <summary>Hands out a process-wide unique task id, from a per-thread block to avoid contention.</summary>
