@@ -8,6 +8,36 @@ public abstract class BlockingPoolTests : RuntimeTestBase
 {
     public sealed class MultiThread : BlockingPoolTests
     {
+        [Fact]
+        public void BlockInPlace_WithTheBlockingPoolFull_HandsTheWorkerOnAtOnce()
+        {
+            // The pool's one thread runs a blocking task and another waits in its queue. BlockInPlace hands the
+            // worker to a thread beyond the cap; that thread must run the worker, not the queued blocking task
+            // (which would block too, and leave the worker's own tasks, U below, waiting behind it).
+            using var rt = new RuntimeBuilder { WorkerThreads = 1, MaxBlockingThreads = 1 }.Build();
+            using var release = new ManualResetEventSlim(false);
+            bool unblocked = rt.BlockOnBounded(async () =>
+            {
+                JoinHandle first = KyotoTask.SpawnBlocking(() => release.Wait());
+                JoinHandle queued = KyotoTask.SpawnBlocking(() => release.Wait());
+                bool ok = await KyotoTask.Spawn(() =>
+                {
+                    using var uRan = new ManualResetEventSlim(false);
+                    JoinHandle u = KyotoTask.Spawn(() =>
+                    {
+                        uRan.Set();
+                        return Task.CompletedTask;
+                    });
+                    return Task.FromResult(KyotoTask.BlockInPlace(() => uRan.Wait(TimeSpan.FromSeconds(10))));
+                });
+                release.Set();
+                await first;
+                await queued;
+                return ok;
+            });
+            Assert.True(unblocked, "the worker's queued task did not run while its task blocked in place");
+        }
+
         protected override RuntimeFlavor Flavor => RuntimeFlavor.MultiThread;
 
         protected override int WorkerThreads => 1;

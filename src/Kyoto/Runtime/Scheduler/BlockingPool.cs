@@ -92,9 +92,9 @@ internal sealed class BlockingPool
                 return false;
             }
 
-            _queue.Enqueue(item);
             if (_numIdle > _numNotify)
             {
+                _queue.Enqueue(item);
                 _numNotify++;
                 Monitor.Pulse(_lock);
                 return true;
@@ -102,18 +102,26 @@ internal sealed class BlockingPool
 
             if (_numThreads >= _maxThreads && !mandatory)
             {
+                _queue.Enqueue(item);
                 return true; // queued until a thread frees up
             }
 
             _numThreads++;
+            if (item is Kyoto.Tasks.TaskCore)
+            {
+                _numRunningTasks++;
+            }
         }
 
-        Thread thread = _scheduler.CreateThread(Run);
+        // The new thread runs this item first, not the head of the queue: a mandatory item (a worker handed off
+        // by BlockInPlace) gets a thread beyond the cap, and must not leave it to an ordinary blocking task queued
+        // at the cap while the handed-off worker's queue waits behind the rest.
+        Thread thread = _scheduler.CreateThread(() => Run(item));
         thread.UnsafeStart();
         return true;
     }
 
-    private void Run()
+    private void Run(IWorkItem first)
     {
         RuntimeContext ctx = RuntimeContext.Current;
         ctx.Scheduler = _scheduler;
@@ -121,38 +129,9 @@ internal sealed class BlockingPool
         _scheduler.RunThreadStartHook();
         try
         {
-            while (true)
+            IWorkItem? item = first; // counted in _numRunningTasks by Spawn
+            while (item is not null)
             {
-                IWorkItem? item = null;
-                lock (_lock)
-                {
-                    while (_queue.Count == 0)
-                    {
-                        if (_shutdown)
-                        {
-                            return;
-                        }
-
-                        _numIdle++;
-                        bool signalled = Monitor.Wait(_lock, _keepAlive);
-                        _numIdle--;
-                        if (_numNotify > 0)
-                        {
-                            _numNotify--;
-                        }
-                        else if (!signalled && _queue.Count == 0)
-                        {
-                            return; // kept alive long enough with nothing to do
-                        }
-                    }
-
-                    item = _queue.Dequeue();
-                    if (item is Kyoto.Tasks.TaskCore)
-                    {
-                        _numRunningTasks++;
-                    }
-                }
-
                 ctx.Budget = RuntimeContext.InitialBudget;
                 _scheduler.ExecuteSafe(item, ctx);
                 if (item is Kyoto.Tasks.TaskCore)
@@ -172,6 +151,7 @@ internal sealed class BlockingPool
                 ctx.CurrentTask = null;
                 ctx.Worker = null;
                 SynchronizationContext.SetSynchronizationContext(null);
+                item = TakeNext();
             }
         }
         finally
@@ -185,6 +165,41 @@ internal sealed class BlockingPool
             ctx.Scheduler = null;
             ctx.IsBlockingThread = false;
             _scheduler.RunThreadStopHook();
+        }
+    }
+
+    /// <summary>The next queued item, waiting up to the keep-alive for one; null when the thread should exit.</summary>
+    private IWorkItem? TakeNext()
+    {
+        lock (_lock)
+        {
+            while (_queue.Count == 0)
+            {
+                if (_shutdown)
+                {
+                    return null;
+                }
+
+                _numIdle++;
+                bool signalled = Monitor.Wait(_lock, _keepAlive);
+                _numIdle--;
+                if (_numNotify > 0)
+                {
+                    _numNotify--;
+                }
+                else if (!signalled && _queue.Count == 0)
+                {
+                    return null; // kept alive long enough with nothing to do
+                }
+            }
+
+            IWorkItem item = _queue.Dequeue();
+            if (item is Kyoto.Tasks.TaskCore)
+            {
+                _numRunningTasks++;
+            }
+
+            return item;
         }
     }
 
