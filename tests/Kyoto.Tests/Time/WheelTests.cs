@@ -61,6 +61,82 @@ public class WheelTests
     }
 
     [Fact]
+    public void Advance_TopLevelTimerAfterANextTurnOneInTheCurrentSlot_ExpiresOnTime()
+    {
+        // The top level's current slot holds a timer of its next turn; a due top-level slot after it used to be
+        // hidden behind a whole turn (795 days) and skipped.
+        var wheel = new Wheel();
+        var expired = new List<TimerNode>();
+        wheel.Advance(88_880_803_448, expired);
+        var due = new Node(1);
+        var nextTurn = new Node(2);
+        Assert.True(wheel.TryInsert(due, 105_398_509_163));
+        Assert.True(wheel.TryInsert(nextTurn, 157_560_898_978));
+        Assert.Equal(105_398_509_163UL & ~((1UL << 30) - 1), wheel.NextExpiration()!.Value); // its top slot comes first
+        wheel.Advance(113_244_982_128, expired);
+        Assert.Equal([due], expired);
+    }
+
+    [Fact]
+    public void Advance_RandomFarTimersFromAnyStart_EachExpiresOnTime()
+    {
+        // Starts anywhere (not on a turn boundary) and deadlines up to the wheel's whole range, so the top level
+        // wraps: every timer expires once, never before its deadline and never after the advance that passed it.
+        var rng = new Random(4321);
+        for (int round = 0; round < 200; round++)
+        {
+            var wheel = new Wheel();
+            var expired = new List<TimerNode>();
+            ulong now = (ulong)rng.NextInt64(1L << 40);
+            wheel.Advance(now, expired);
+            var pending = new HashSet<Node>();
+            for (int step = 0; step < 60; step++)
+            {
+                for (int k = rng.Next(4); k > 0; k--)
+                {
+                    ulong span = rng.Next(3) switch { 0 => 1UL << 12, 1 => 1UL << 30, _ => Wheel.MaxDuration - 1 };
+                    var node = new Node(step * 10 + k);
+                    if (wheel.TryInsert(node, now + 1 + (ulong)rng.NextInt64((long)span)))
+                    {
+                        pending.Add(node);
+                    }
+                }
+
+                ulong target = now + 1 + (ulong)rng.NextInt64(rng.Next(2) == 0 ? 1L << 31 : 1L << 35);
+                expired.Clear();
+                wheel.Advance(target, expired);
+                foreach (Node n in expired.Cast<Node>())
+                {
+                    Assert.True(n.When <= target, $"round {round}: due at {n.When}, expired early at {target}");
+                    Assert.True(pending.Remove(n), $"round {round}: timer expired twice");
+                }
+
+                foreach (Node n in pending)
+                {
+                    Assert.True(n.When > target, $"round {round}: due at {n.When}, still pending after advancing to {target}");
+                }
+
+                now = target;
+            }
+        }
+    }
+
+    [Fact]
+    public void ClockMilliseconds_AfterMonthsOfUptime_DoNotOverflow()
+    {
+        // The wheel's milliseconds from a stopwatch delta: multiplying first overflowed a long after 106.75 days at
+        // Linux's 1 GHz frequency, and every timer then landed years away.
+        var clock = new Kyoto.Timing.Clock(startPaused: false);
+        foreach (int days in new[] { 1, 107, 200, 3650 })
+        {
+            long ticks = (long)days * 86_400 * System.Diagnostics.Stopwatch.Frequency;
+            var instant = new Kyoto.Time.Instant(clock.Origin + ticks);
+            Assert.Equal((ulong)days * 86_400_000, clock.ToMsFloor(instant));
+            Assert.Equal((ulong)days * 86_400_000, clock.ToMsCeil(instant));
+        }
+    }
+
+    [Fact]
     public void Remove_ArmedTimer_NeverExpires()
     {
         var wheel = new Wheel();

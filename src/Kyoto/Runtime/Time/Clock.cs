@@ -48,7 +48,9 @@ internal sealed class Clock
     internal ulong ToMsFloor(Instant instant)
     {
         long delta = instant.Timestamp - Origin;
-        return delta <= 0 ? 0 : (ulong)(delta * 1000 / Stopwatch.Frequency);
+        // Divided first, as ToMsCeil does: delta * 1000 overflows a long after 106.75 days at a 1 GHz frequency
+        // (Linux's), which put every timer into a slot years away.
+        return delta <= 0 ? 0 : (ulong)(delta / (Stopwatch.Frequency / 1000));
     }
 
     /// <summary>Milliseconds since <see cref="Origin"/>, rounded up: a timer at this tick is never early.</summary>

@@ -148,8 +148,13 @@ internal sealed class Wheel
 
         int shift = level * SlotBits;
         int nowSlot = (int)((_elapsed >> shift) & SlotMask);
-        int zeros = BitOperations.TrailingZeroCount(BitOperations.RotateRight(occupied, nowSlot));
-        slot = (zeros + nowSlot) % SlotsPerLevel;
+
+        // The top level's current slot holds only timers of its next turn (a deadline in the current top slot's
+        // range differs from now below the top level, so it sits lower): scanning from it would put it first
+        // and hide the due slots after it behind a whole turn. There the scan starts at the next slot.
+        int start = level == NumLevels - 1 ? (nowSlot + 1) % SlotsPerLevel : nowSlot;
+        int zeros = BitOperations.TrailingZeroCount(BitOperations.RotateRight(occupied, start));
+        slot = (zeros + start) % SlotsPerLevel;
 
         ulong slotRange = 1UL << shift;
         ulong levelRange = slotRange << SlotBits;
