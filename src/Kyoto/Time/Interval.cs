@@ -26,6 +26,7 @@ public sealed class Interval : IDisposable, IValueTaskSource<Instant>
     private readonly TimeDriver _driver;
     private readonly SleepSource _source = new(pooled: false);
     private Instant _next;
+    private Instant? _restartAfterTick; // a reset that came after the pending tick's sleep fired
     private bool _pending;
     private bool _disposed;
 
@@ -62,6 +63,13 @@ public sealed class Interval : IDisposable, IValueTaskSource<Instant>
         if (_pending)
         {
             throw new InvalidOperationException("An Interval can be awaited by one caller at a time.");
+        }
+
+        if (_restartAfterTick is { } restart)
+        {
+            // A reset that came (from another task) after the last tick had been taken: it applies now.
+            _restartAfterTick = null;
+            _next = restart;
         }
 
         Instant now = _driver.Clock.Now();
@@ -120,6 +128,12 @@ public sealed class Interval : IDisposable, IValueTaskSource<Instant>
             _next = tick + Period;
         }
 
+        if (_restartAfterTick is { } restart)
+        {
+            _restartAfterTick = null;
+            _next = restart;
+        }
+
         return tick;
     }
 
@@ -133,11 +147,15 @@ public sealed class Interval : IDisposable, IValueTaskSource<Instant>
     public void ResetAt(Instant deadline)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _next = deadline;
-        if (_pending)
+        if (_pending && !_source.Reset(_source.Version, deadline))
         {
-            _source.Reset(_source.Version, deadline);
+            // The pending tick's sleep has already fired: that tick is delivered as it came due, and the schedule
+            // restarts at the deadline after it. (Moving _next now handed the waiting task a future instant at once.)
+            _restartAfterTick = deadline;
+            return;
         }
+
+        _next = deadline;
     }
 
     /// <summary>Stops the interval; a pending tick throws <see cref="ObjectDisposedException"/>.</summary>

@@ -284,6 +284,35 @@ public abstract class TimeTestBase : RuntimeTestBase
     }
 
     [Fact]
+    public void Interval_ResetByAnotherTaskAsTheTickFires_NeverReturnsAFutureTick()
+    {
+        // A waits for the tick due at 100 ms; B's sleep fires in the same batch and resets the interval. Whichever
+        // runs first, A's tick is never in the future: the reset either moves the pending tick (A waits until
+        // 200 ms) or, if the tick's sleep already fired, restarts the schedule after it.
+        using Runtime rt = NewPausedRuntime();
+        (double tick, double resumedAt, double next) = rt.BlockOnBounded(async () =>
+        {
+            Instant start = Instant.Now;
+            using Interval interval = KyotoTime.Interval(TimeSpan.FromMilliseconds(100));
+            await interval.TickAsync(); // at 0
+            JoinHandle b = KyotoTask.Spawn(async () =>
+            {
+                await KyotoTime.Sleep(TimeSpan.FromMilliseconds(100));
+                interval.Reset();
+            });
+            await KyotoTask.Yield(); // B's sleep is registered first, so it fires (and B runs) first in the batch
+            Instant got = await interval.TickAsync();
+            double resumed = (Instant.Now - start).TotalMilliseconds;
+            await b;
+            Instant following = await interval.TickAsync();
+            return ((got - start).TotalMilliseconds, resumed, (following - start).TotalMilliseconds);
+        });
+        Assert.True(tick <= resumedAt, $"the tick at {tick} ms was returned at {resumedAt} ms, before it was due");
+        Assert.Contains(tick, new[] { 100.0, 200.0 });
+        Assert.Equal(tick == 100.0 ? 200.0 : 300.0, next); // one period after the reset, or after the moved tick
+    }
+
+    [Fact]
     public void Timeout_OperationWins_ReturnsItsValue()
     {
         using Runtime rt = NewPausedRuntime();
