@@ -178,7 +178,14 @@ internal static unsafe partial class SocketCalls
     /// <exception cref="SocketException">The kernel refused (for example: out of descriptors).</exception>
     internal static SocketHandle OpenStream(AddressFamily family)
     {
-        int fd = Native.Libc.socket((int)family, Native.Libc.SOCK_STREAM | Native.Libc.SOCK_NONBLOCK | Native.Libc.SOCK_CLOEXEC, 6 /* IPPROTO_TCP */);
+        // Linux's numbers, not .NET's enum (whose InterNetworkV6 is Windows' 23, where Linux's AF_INET6 is 10).
+        int domain = family switch
+        {
+            AddressFamily.InterNetwork => 2,
+            AddressFamily.InterNetworkV6 => 10,
+            _ => throw new ArgumentOutOfRangeException(nameof(family), family, "Only IPv4 and IPv6 stream sockets are opened here."),
+        };
+        int fd = Native.Libc.socket(domain, Native.Libc.SOCK_STREAM | Native.Libc.SOCK_NONBLOCK | Native.Libc.SOCK_CLOEXEC, 6 /* IPPROTO_TCP */);
         return fd >= 0 ? new SocketHandle(fd) : throw new SocketException((int)ToSocketError(Marshal.GetLastPInvokeError()));
     }
 

@@ -202,8 +202,8 @@ internal sealed class SocketIo : IDisposable
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal int ReceiveNow(Span<byte> buffer, SocketFlags flags, SocketAddress? address, out SocketError error) =>
         address is not null ? ReceiveFromNow(buffer, flags, address, out error)
-        : IsStream && SocketCalls.IsDirect(flags) ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
-        : Socket.Receive(buffer, flags, out error);
+        : (IsStream || buffer.IsEmpty) && SocketCalls.IsDirect(flags) ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
+        : Socket.Receive(buffer, flags, out error); // (Socket.Receive returns 0 for an empty buffer without taking the datagram)
 
     /// <summary>
     /// One non-blocking send: the byte count, or 0 with the error (WouldBlock: nothing fits). With
@@ -280,9 +280,9 @@ internal sealed class SocketIo : IDisposable
             return refused;
         }
 
-        if (buffer.IsEmpty && address is null)
+        if (buffer.IsEmpty && address is null && IsStream)
         {
-            return new ValueTask<int>(0); // (an empty receive of a datagram still takes one, and learns its sender)
+            return new ValueTask<int>(0); // (an empty receive of a datagram still waits for one and takes it)
         }
 
         long observed = 0;

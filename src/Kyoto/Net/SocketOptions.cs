@@ -6,6 +6,33 @@ namespace Kyoto.Net;
 internal static class SocketOptions
 {
     internal const int SolSocket = 1;
+    internal const int SoReuseAddr = 2;
+    internal const int SoReusePort = 15;
+
+    /// <summary>
+    /// Sets SO_REUSEADDR alone. .NET's <see cref="SocketOptionName.ReuseAddress"/> sets SO_REUSEPORT with it on
+    /// Linux, which would let a second server bind a port in use and split its connections.
+    /// </summary>
+    internal static void SetReuseAddress(Socket socket, bool value)
+    {
+        Span<byte> raw = stackalloc byte[4];
+        BitConverter.TryWriteBytes(raw, value ? 1 : 0);
+        socket.SetRawSocketOption(SolSocket, SoReuseAddr, raw);
+    }
+
+    /// <summary>
+    /// Makes an IPv6 socket dual-stack (IPV6_V6ONLY off), as Linux's default and Tokio's sockets are: .NET turns
+    /// IPV6_V6ONLY on, so a server bound to [::] refused IPv4 clients and IPv4-mapped addresses failed.
+    /// </summary>
+    internal static Socket DualStack(Socket socket)
+    {
+        if (socket.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            socket.DualMode = true;
+        }
+
+        return socket;
+    }
     internal const int SoLinger = 13;
 
     internal static TimeSpan? GetLinger(Socket socket)

@@ -52,11 +52,11 @@ public sealed class TcpAcceptor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        var socket = SocketOptions.DualStack(new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
         try
         {
             // As Tokio on Unix: a restarted server can bind while old connections linger in TIME_WAIT.
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            SocketOptions.SetReuseAddress(socket, true);
             socket.Bind(endPoint);
         }
         catch

@@ -21,7 +21,7 @@ public sealed class TcpSocket : IDisposable
 {
     private Socket? _socket;
 
-    private TcpSocket(AddressFamily family) => _socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+    private TcpSocket(AddressFamily family) => _socket = SocketOptions.DualStack(new Socket(family, SocketType.Stream, ProtocolType.Tcp));
 
     /// <summary>A new IPv4 TCP socket.</summary>
     public static TcpSocket CreateV4() => new(AddressFamily.InterNetwork);
@@ -41,15 +41,15 @@ public sealed class TcpSocket : IDisposable
     /// <summary>SO_REUSEADDR: bind to an address whose old connections linger in TIME_WAIT.</summary>
     public bool ReuseAddress
     {
-        get => (int)Socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress)! != 0;
-        set => Socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, value);
+        get => GetIntOption(SocketOptions.SolSocket, SocketOptions.SoReuseAddr) != 0;
+        set => SetIntOption(SocketOptions.SolSocket, SocketOptions.SoReuseAddr, value ? 1 : 0); // not .NET's, which sets SO_REUSEPORT too
     }
 
     /// <summary>SO_REUSEPORT (Linux): several sockets bind the same port and the kernel spreads connections among them.</summary>
     public bool ReusePort
     {
-        get => GetIntOption(SocketOptions.SolSocket, SoReusePort) != 0;
-        set => SetIntOption(SocketOptions.SolSocket, SoReusePort, value ? 1 : 0);
+        get => GetIntOption(SocketOptions.SolSocket, SocketOptions.SoReusePort) != 0;
+        set => SetIntOption(SocketOptions.SolSocket, SocketOptions.SoReusePort, value ? 1 : 0);
     }
 
     /// <summary>SO_KEEPALIVE: probe an idle connection to detect a dead peer.</summary>
@@ -118,8 +118,6 @@ public sealed class TcpSocket : IDisposable
 
     private Socket Take() => Interlocked.Exchange(ref _socket, null)
         ?? throw new ObjectDisposedException(nameof(TcpSocket), "The socket was disposed, or already connected or listening.");
-
-    private const int SoReusePort = 15;
 
     private int GetIntOption(int level, int name)
     {

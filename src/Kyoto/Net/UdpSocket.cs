@@ -67,7 +67,7 @@ public sealed class UdpSocket : IDisposable
     public static UdpSocket Bind(IPEndPoint localEndPoint)
     {
         ArgumentNullException.ThrowIfNull(localEndPoint);
-        var socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        var socket = SocketOptions.DualStack(new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp));
         try
         {
             socket.Bind(localEndPoint);

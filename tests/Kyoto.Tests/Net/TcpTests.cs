@@ -185,6 +185,60 @@ public abstract class TcpTests : RuntimeTestBase
     }
 
     [Fact]
+    public void IPv6_ConnectToLoopback_RoundTrips()
+    {
+        // Kyoto opens the connecting socket itself: it passed .NET's AddressFamily number (Windows' 23) to
+        // socket(2), where Linux's AF_INET6 is 10, so every IPv6 connect failed.
+        using var rt = NewRuntime();
+        string reply = rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+            JoinHandle server = KyotoTask.Spawn(async () => await Echo(await acceptor.AcceptAsync()));
+            using TcpStream client = await TcpStream.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, acceptor.LocalEndPoint.Port));
+            await client.WriteAllAsync("six"u8.ToArray());
+            byte[] back = await ReadExactly(client, 3);
+            client.ShutdownWrite();
+            await server;
+            return System.Text.Encoding.ASCII.GetString(back);
+        });
+        Assert.Equal("six", reply);
+    }
+
+    [Fact]
+    public void IPv6Any_Acceptor_AlsoAcceptsIPv4Clients()
+    {
+        // Dual-stack, as Linux's default and Tokio's listeners are (.NET makes IPv6 sockets IPv6-only).
+        using var rt = NewRuntime();
+        string reply = rt.BlockOnBounded(async () =>
+        {
+            using var acceptor = TcpAcceptor.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
+            JoinHandle server = KyotoTask.Spawn(async () => await Echo(await acceptor.AcceptAsync()));
+            using TcpStream client = await TcpStream.ConnectAsync(new IPEndPoint(IPAddress.Loopback, acceptor.LocalEndPoint.Port));
+            await client.WriteAllAsync("four"u8.ToArray());
+            byte[] back = await ReadExactly(client, 4);
+            client.ShutdownWrite();
+            await server;
+            return System.Text.Encoding.ASCII.GetString(back);
+        });
+        Assert.Equal("four", reply);
+    }
+
+    [Fact]
+    public void Bind_PortAlreadyListening_IsRefused()
+    {
+        // SO_REUSEADDR only: .NET's ReuseAddress also sets SO_REUSEPORT on Linux, which let a second server bind
+        // the same port and take half its connections.
+        using var rt = NewRuntime();
+        SocketError error = rt.BlockOnBounded(() =>
+        {
+            using var first = TcpAcceptor.Bind(AnyLoopback);
+            var e = Assert.Throws<SocketException>(() => TcpAcceptor.Bind(first.LocalEndPoint).Dispose());
+            return Task.FromResult(e.SocketErrorCode);
+        });
+        Assert.Equal(SocketError.AddressAlreadyInUse, error);
+    }
+
+    [Fact]
     public void Connect_NobodyListening_ConnectionRefused()
     {
         using var rt = NewRuntime();

@@ -108,6 +108,28 @@ public abstract class UdpSocketTests : RuntimeTestBase
     }
 
     [Fact]
+    public void ReceiveIntoAnEmptyBuffer_WaitsForADatagramAndTakesIt()
+    {
+        // Returning 0 at once (as for a stream) told the caller an empty datagram had come when none had.
+        using var rt = NewRuntime();
+        (bool waited, int n, bool leftOver) = rt.BlockOnBounded(async () =>
+        {
+            using var a = UdpSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            using var b = UdpSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            b.Connect(a.LocalEndPoint);
+            a.Connect(b.LocalEndPoint);
+            ValueTask<int> receive = b.ReceiveAsync(Memory<byte>.Empty);
+            bool pending = !receive.IsCompleted;
+            await a.SendAsync(new byte[] { 1, 2, 3 });
+            int got = await receive;
+            return (pending, got, b.TryReceive(new byte[8], out _));
+        });
+        Assert.True(waited, "an empty receive completed with no datagram queued");
+        Assert.Equal(0, n); // truncated to the buffer
+        Assert.False(leftOver, "the datagram was not taken");
+    }
+
+    [Fact]
     public void IPv6Loopback_SendToAndReceiveFrom()
     {
         using var rt = NewRuntime();
