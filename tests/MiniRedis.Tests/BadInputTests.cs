@@ -32,6 +32,20 @@ public sealed class BadInputTests : IDisposable
         AssertServerStillServes();
     }
 
+    [Theory]
+    [InlineData("GET\u00ff")]
+    [InlineData("DEL\u00c3\u00a9xx")]
+    public void CommandNameWithNonAsciiBytes_IsUnknown_NotThePartBeforeThem(string name)
+    {
+        // The case folding stopped at the first byte outside ASCII, and the part before it was looked up:
+        // "GET\xff k" answered GET k, and "DEL\xc3\xa9xx k" deleted k.
+        using var client = RawClient.Connect(_server.Port);
+        Assert.Equal("+OK\r\n", client.Request("SET", "k", "v"));
+        client.Send(RawClient.Resp(name, "k"));
+        Assert.StartsWith("-ERR unknown command '", client.ReadReply());
+        Assert.Equal("$1\r\nv\r\n", client.Request("GET", "k"));
+    }
+
     [Fact]
     public void RandomBytes_NeverTakeTheServerDown()
     {

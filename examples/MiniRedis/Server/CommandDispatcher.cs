@@ -118,8 +118,11 @@ public sealed partial class CommandDispatcher
             return false;
         }
         Span<byte> upper = stackalloc byte[16];
-        Ascii.ToUpper(name, upper, out int written);
-        return s_lookup.TryGetValue(upper[..written], out spec);
+
+        // A byte outside ASCII stops the conversion there: the name is then no command at all, not the command
+        // spelled by the part before it ("GET\xff" used to run GET).
+        return Ascii.ToUpper(name, upper, out int written) == System.Buffers.OperationStatus.Done
+            && s_lookup.TryGetValue(upper[..written], out spec);
     }
 
     private static RespReply UnknownCommand(RespCommand command)
