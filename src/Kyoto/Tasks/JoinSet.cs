@@ -264,11 +264,13 @@ public sealed class JoinSet<T> : IDisposable
             if (_waiterArmed)
             {
                 _waiterArmed = false;
+                _handedOver = task; // before the completion: until the waiter reads it (or its abort gives it back: TakeBack)
                 if (_waiter.TrySetResult(ToResult(task)))
                 {
-                    _handedOver = task; // until the waiter reads it (or its abort gives it back: TakeBack)
                     return;
                 }
+
+                _handedOver = null;
             }
 
             _ready.Enqueue(task);
