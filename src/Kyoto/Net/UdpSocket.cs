@@ -107,14 +107,14 @@ public sealed class UdpSocket : IDisposable
     }
 
     /// <summary>The time-to-live (IPv4) or hop limit (IPv6) of unicast datagrams. Defaults to the system's (64 on Linux).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">Not in 0..255.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Not in 1..255 (Linux refuses a TTL of 0).</exception>
     /// <exception cref="ObjectDisposedException">The socket was disposed.</exception>
     public int Ttl
     {
         get => _io.Socket.Ttl;
         set
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 255);
             _io.Socket.Ttl = (short)value;
         }

@@ -305,6 +305,8 @@ public abstract class UdpSocketTests : RuntimeTestBase
             s.MulticastTtl = 3;
             Assert.Equal(3, s.MulticastTtl);
             Assert.Throws<ArgumentOutOfRangeException>(() => s.Ttl = 256);
+            Assert.Throws<ArgumentOutOfRangeException>(() => s.Ttl = 0); // not a SocketException from the kernel's EINVAL
+            Assert.Equal(17, s.Ttl);
 
             // With SO_BROADCAST, a limited broadcast is accepted by the kernel (it may still find no route).
             Exception? e = await Record.ExceptionAsync(async () => await s.SendToAsync(new byte[1], new IPEndPoint(IPAddress.Broadcast, 9)));
