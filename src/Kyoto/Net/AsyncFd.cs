@@ -54,7 +54,7 @@ public sealed class AsyncFd : IDisposable
         IoReactor reactor = RuntimeHandle.Current.Scheduler.Time.Reactor
             ?? throw new PlatformNotSupportedException("Kyoto's I/O driver runs on Linux only.");
         _io = reactor.Register(fd);
-        _stamp = ScheduledIo.StampOf(_io.Generation);
+        _stamp = _io.Stamp;
         Fd = fd;
         _handle = handle;
     }

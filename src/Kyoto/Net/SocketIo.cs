@@ -65,7 +65,7 @@ internal sealed class SocketIo : IDisposable
         _handle = socket.SafeHandle;
         _fd = (int)_handle.DangerousGetHandle();
         _io = reactor.Register(_fd);
-        _stamp = ScheduledIo.StampOf(_io.Generation);
+        _stamp = _io.Stamp;
         _receive = new SocketOperation(this, _io, send: false, _stamp);
     }
 
@@ -79,7 +79,7 @@ internal sealed class SocketIo : IDisposable
         _handle = handle;
         _fd = (int)handle.DangerousGetHandle();
         _io = reactor.Register(_fd);
-        _stamp = ScheduledIo.StampOf(_io.Generation);
+        _stamp = _io.Stamp;
         _receive = new SocketOperation(this, _io, send: false, _stamp);
     }
 
@@ -202,8 +202,8 @@ internal sealed class SocketIo : IDisposable
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     internal int ReceiveNow(Span<byte> buffer, SocketFlags flags, SocketAddress? address, out SocketError error) =>
         address is not null ? ReceiveFromNow(buffer, flags, address, out error)
-        : (IsStream || buffer.IsEmpty) && SocketCalls.IsDirect(flags) ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error)
-        : Socket.Receive(buffer, flags, out error); // (Socket.Receive returns 0 for an empty buffer without taking the datagram)
+        : SocketCalls.IsDirect(flags) ? SocketCalls.Receive(_handle, _fd, buffer, flags, out error) // recv(2), for datagrams too, as receive-from
+        : Socket.Receive(buffer, flags, out error);
 
     /// <summary>
     /// One non-blocking send: the byte count, or 0 with the error (WouldBlock: nothing fits). With

@@ -36,7 +36,8 @@ public readonly struct JoinResult<T>
 /// <remarks>
 /// <para>Invariants: every task of the set is in exactly one of <c>_running</c> (not finished) and
 /// <c>_ready</c> (finished, not yet joined), or has been handed to the armed waiter (<c>_handedOver</c>, until the
-/// waiting task reads it); all change only under <c>_lock</c>. A finishing task is handed straight to an armed
+/// waiting task reads it); all change only under <c>_lock</c>, except that the reader clears <c>_handedOver</c>
+/// (it was set before the waiter's completion, so the clear always comes after). A finishing task is handed straight to an armed
 /// waiter, so a cancelled <see cref="JoinNextAsync"/> never loses a result: it either got it or the task is still
 /// in <c>_ready</c>; and a waiting task aborted after the hand-over gives the task back to <c>_ready</c>.</para>
 /// <para>One <see cref="JoinNextAsync"/> may be pending at a time (the set has a single consumer).</para>

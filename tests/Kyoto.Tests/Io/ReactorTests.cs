@@ -9,7 +9,7 @@ namespace Kyoto.Tests.Io;
 /// </summary>
 public sealed unsafe class ReactorTests : IDisposable
 {
-    private static long Stamp(ScheduledIo io) => ScheduledIo.StampOf(io.Generation);
+    private static long Stamp(ScheduledIo io) => io.Stamp;
 
     private static readonly long Second = System.Diagnostics.Stopwatch.Frequency;
     private readonly IoReactor _reactor = new();

@@ -1,9 +1,10 @@
 // Invariants (ScheduledIo):
 //  1. _state = readiness bits (0-7) | tick << 8 (32 bits) | stamp << 40 (22 bits) | shutdown bit 62. SetReadiness
 //     (the reactor, one thread) ORs bits in and bumps the tick; ClearReadiness removes bits only if the tick and
-//     the stamp are the ones the caller observed (Reactor.cs, invariant 2). Closed bits are never cleared; the error bit is cleared with the readiness a
-//     call that got EAGAIN saw (a datagram socket's error, an ICMP report, is consumed by the call that returns
-//     it, and a sticky error bit would make every later wait return at once: a busy loop).
+//     the stamp are the ones the caller observed (Reactor.cs, invariant 2). Closed bits are never cleared; the
+//     error bit is cleared with the readiness a call that got EAGAIN saw (a datagram socket's error, an ICMP
+//     report, is consumed by the call that returns it, and a sticky error bit would make every later wait return
+//     at once: a busy loop).
 //  2. At most one listener per direction (like Tokio's split halves): a task's readiness wait, or a socket
 //     operation that retries its syscall when woken. A listener is armed under _lock after a re-check of _state
 //     (and of its token) under the same lock, and SetReadiness disarms under _lock after publishing the bits, so
@@ -20,7 +21,7 @@
 //     bits nothing clears), ClearReadiness ignores readiness observed under an earlier one, and TryArm and
 //     ReadyAsync refuse a listener or a wait of an earlier one (a task of a disposed socket would otherwise arm
 //     in the next socket's slot and make that socket's own reads fail as busy). Callers hold their stamp
-//     (StampOf(Generation) when they registered) and read the state through StateFor.
+//     (Stamp when they registered) and read the state through StateFor.
 using Kyoto.Scheduling;
 
 namespace Kyoto.Reactor;
@@ -71,6 +72,9 @@ internal sealed class ScheduledIo
 
     /// <summary>The stamp of the registration of <paramref name="generation"/>, as it stands in the state (invariant 5).</summary>
     internal static long StampOf(uint generation) => ((long)generation << StampShift) & StampMask;
+
+    /// <summary>The stamp of the current registration: what its owner keeps (read it right after registering).</summary>
+    internal long Stamp => StampOf(Generation);
 
     /// <summary>The stamp of the registration a state was read under.</summary>
     internal static long StampIn(long state) => state & StampMask;
